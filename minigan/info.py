@@ -1,0 +1,57 @@
+"""``minigan.info()``: versions, devices, and the implementation each hot op will use."""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import platform
+
+import numpy as np
+
+from minigan import backend
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def info_text() -> str:
+    """The report that ``info()`` prints, as a string."""
+    from minigan import __version__
+    lines = [
+        f"minigan {__version__}",
+        f"python {platform.python_version()} ({platform.machine()}), numpy {np.__version__}",
+    ]
+    cupy_version = _version("cupy") if importlib.util.find_spec("cupy") else "not installed"
+    lines.append(f"cupy {cupy_version}, triton {_version('triton')}")
+    if importlib.util.find_spec("cupy") is not None and backend.cuda_is_available():
+        cp = backend.cupy_module()
+        for i in range(cp.cuda.runtime.getDeviceCount()):
+            name = cp.cuda.runtime.getDeviceProperties(i)["name"].decode()
+            lines.append(f"cuda:{i} {name}")
+    else:
+        lines.append("cuda: no GPU available")
+    ops = backend.registered_ops()
+    if not ops:
+        lines.append("hot ops: none registered")
+    for op in ops:
+        impls = backend.implementations(op)
+        chosen = []
+        for device_type in ("cpu", "cuda"):
+            try:
+                chosen.append(f"{device_type} -> {backend.implementation(op, device_type).name}")
+            except RuntimeError:
+                chosen.append(f"{device_type} -> none")
+        lines.append(f"{op}: {', '.join(chosen)}")
+        for name, impl in sorted(impls.items()):
+            reason = impl.why_unavailable()
+            state = "available" if reason is None else f"unavailable: {reason}"
+            lines.append(f"    {name:<8} on {'/'.join(impl.devices):<9} {state}")
+    return "\n".join(lines)
+
+
+def info() -> None:
+    """Print minigan's versions, the devices it sees, and what each hot op runs."""
+    print(info_text())

@@ -1,0 +1,17 @@
+"""Stateless functions under PyTorch's ``torch.nn.functional`` names (``import
+minigan.nn.functional as F``)."""
+from minigan.ops.activation import (elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu,
+                                    softmax, softplus, tanh)
+from minigan.ops.dropout import dropout
+from minigan.ops.indexing import embedding, one_hot
+from minigan.ops.linalg import linear
+from minigan.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                              cross_entropy, gaussian_kl_divergence, l1_loss, mse_loss,
+                              nll_loss)
+from minigan.ops.norm import vector_norm
+from minigan.ops.shape import pad
+
+__all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu", "softmax",
+           "softplus", "tanh", "dropout", "embedding", "one_hot", "linear",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+           "gaussian_kl_divergence", "l1_loss", "mse_loss", "nll_loss", "vector_norm", "pad"]

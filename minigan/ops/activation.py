@@ -1,0 +1,200 @@
+"""Activations and softmax.   x: (*) -> y: (*)
+
+Each backward is written with Tensor ops on graph values (the input, or the saved
+output), so second derivatives, which a gradient penalty needs, come out right. A mask
+(``x > 0``) is a constant: its own derivative is zero almost everywhere.
+"""
+from __future__ import annotations
+
+import math
+
+from minigan.autograd import Function
+from minigan.backend import xp
+from minigan.ops.common import check_floating, const, normalize_dim
+from minigan.ops.pointwise import erf_array
+from minigan.tensor import Tensor
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dy/dx = [x > 0]."""
+
+    def forward(ctx, x):
+        return xp(x).maximum(x, 0)
+
+    def backward(ctx, gy):
+        return gy * const((ctx.inputs[0].data > 0).astype(gy.dtype))
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else slope * x;  dy/dx = 1 or slope."""
+
+    def forward(ctx, x, slope):
+        ctx.slope = slope
+        return xp(x).where(x > 0, x, x * slope)
+
+    def backward(ctx, gy):
+        positive = ctx.inputs[0].data > 0
+        return gy * const((ctx.slope + (1 - ctx.slope) * positive).astype(gy.dtype))
+
+
+class ELU(Function):
+    """y = x if x > 0 else alpha (e^x - 1);  dy/dx = 1 or alpha e^x = y + alpha."""
+
+    def forward(ctx, x, alpha):
+        ctx.alpha = alpha
+        mod = xp(x)
+        return mod.where(x > 0, x, alpha * mod.expm1(mod.minimum(x, 0)))
+
+    def backward(ctx, gy):
+        positive = const((ctx.inputs[0].data > 0).astype(gy.dtype))
+        return gy * (positive + (1 - positive) * (ctx.saved_output + ctx.alpha))
+
+
+class GELU(Function):
+    """y = x Phi(x), Phi the standard normal CDF = (1 + erf(x / sqrt 2)) / 2;
+    dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)."""
+
+    def forward(ctx, x):
+        return x * 0.5 * (1 + erf_array(x / math.sqrt(2)))
+
+    def backward(ctx, gy):
+        x = ctx.inputs[0]
+        cdf = 0.5 * (1 + (x / math.sqrt(2)).erf())
+        pdf = (-0.5 * x * x).exp() / math.sqrt(2 * math.pi)
+        return gy * (cdf + x * pdf)
+
+
+class SiLU(Function):
+    """y = x sigmoid(x);  dy/dx = s (1 + x (1 - s)), s = sigmoid(x)."""
+
+    def forward(ctx, x):
+        return x * (0.5 * xp(x).tanh(0.5 * x) + 0.5)
+
+    def backward(ctx, gy):
+        x = ctx.inputs[0]
+        s = x.sigmoid()
+        return gy * s * (1 + x * (1 - s))
+
+
+class Softplus(Function):
+    """y = log(1 + e^(beta x)) / beta, computed as (max(bx, 0) + log1p(e^-|bx|)) / beta,
+    exact and overflow-free for any x;  dy/dx = sigmoid(beta x)."""
+
+    def forward(ctx, x, beta):
+        ctx.beta = beta
+        mod = xp(x)
+        bx = beta * x
+        return (mod.maximum(bx, 0) + mod.log1p(mod.exp(-mod.abs(bx)))) / beta
+
+    def backward(ctx, gy):
+        return gy * (ctx.beta * ctx.inputs[0]).sigmoid()
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x) = tanh(x/2)/2 + 1/2 (no overflow);  dy/dx = y (1 - y)."""
+
+    def forward(ctx, x):
+        return 0.5 * xp(x).tanh(0.5 * x) + 0.5
+
+    def backward(ctx, gy):
+        y = ctx.saved_output
+        return gy * y * (1 - y)
+
+
+class Tanh(Function):
+    """y = tanh x;  dy/dx = 1 - y^2."""
+
+    def forward(ctx, x):
+        return xp(x).tanh(x)
+
+    def backward(ctx, gy):
+        y = ctx.saved_output
+        return gy * (1 - y * y)
+
+
+class Softmax(Function):
+    """y_i = e^(x_i - m) / sum_j e^(x_j - m) along ``dim`` (m = max, for stability);
+    dx = y * (gy - sum_j gy_j y_j)."""
+
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        mod = xp(x)
+        e = mod.exp(x - x.max(axis=dim, keepdims=True))
+        return e / e.sum(axis=dim, keepdims=True)
+
+    def backward(ctx, gy):
+        y = ctx.saved_output
+        return y * (gy - (gy * y).sum(ctx.dim, keepdim=True))
+
+
+class LogSoftmax(Function):
+    """y = x - m - log sum_j e^(x_j - m) along ``dim``;  dx = gy - e^y * sum_j gy_j."""
+
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        mod = xp(x)
+        shifted = x - x.max(axis=dim, keepdims=True)
+        return shifted - mod.log(mod.exp(shifted).sum(axis=dim, keepdims=True))
+
+    def backward(ctx, gy):
+        return gy - ctx.saved_output.exp() * gy.sum(ctx.dim, keepdim=True)
+
+
+def relu(x: Tensor) -> Tensor:
+    check_floating("relu", x)
+    return ReLU.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    check_floating("leaky_relu", x)
+    return LeakyReLU.apply(x, slope=negative_slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    check_floating("elu", x)
+    return ELU.apply(x, alpha=alpha)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU, exact (``approximate="none"``) or with the tanh approximation
+    x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    check_floating("gelu", x)
+    if approximate == "none":
+        return GELU.apply(x)
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1 + inner.tanh())
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(x: Tensor) -> Tensor:
+    check_floating("silu", x)
+    return SiLU.apply(x)
+
+
+def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
+    check_floating("softplus", x)
+    if beta <= 0:
+        raise ValueError(f"softplus: beta must be positive, got {beta}")
+    return Softplus.apply(x, beta=beta)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    check_floating("sigmoid", x)
+    return Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    check_floating("tanh", x)
+    return Tanh.apply(x)
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    check_floating("softmax", x)
+    return Softmax.apply(x, dim=normalize_dim("softmax", dim, x.ndim) if x.ndim else None)
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    check_floating("log_softmax", x)
+    return LogSoftmax.apply(x, dim=normalize_dim("log_softmax", dim, x.ndim) if x.ndim
+                            else None)

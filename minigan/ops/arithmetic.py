@@ -1,0 +1,267 @@
+"""Binary arithmetic with NumPy broadcasting, comparisons, where, casts.
+
+Broadcasting rule for every binary op: the output has shape ``broadcast(a.shape,
+b.shape)``; in backward each input's gradient is summed back to the input's own shape
+with ``sum_to`` (the adjoint of broadcasting).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigan.autograd import Function
+from minigan.backend import xp
+from minigan.ops.common import as_tensor, broadcast_shape, const, tensor_pair
+from minigan.tensor import Tensor, get_default_dtype
+
+
+def _reduce_to(g: Tensor, like: Tensor) -> Tensor:
+    return g if g.shape == like.shape else g.sum_to(like.shape)
+
+
+class Add(Function):
+    """y = a + b;  dy/da = 1, dy/db = 1.   a: (*A), b: (*B) -> y: broadcast(A, B)"""
+
+    def forward(ctx, a, b):
+        return a + b
+
+    def backward(ctx, gy):
+        a, b = ctx.inputs
+        return (_reduce_to(gy, a) if ctx.needs_input_grad[0] else None,
+                _reduce_to(gy, b) if ctx.needs_input_grad[1] else None)
+
+
+class Sub(Function):
+    """y = a - b;  dy/da = 1, dy/db = -1."""
+
+    def forward(ctx, a, b):
+        return a - b
+
+    def backward(ctx, gy):
+        a, b = ctx.inputs
+        return (_reduce_to(gy, a) if ctx.needs_input_grad[0] else None,
+                _reduce_to(-gy, b) if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """y = a * b;  dy/da = b, dy/db = a."""
+
+    def forward(ctx, a, b):
+        return a * b
+
+    def backward(ctx, gy):
+        a, b = ctx.inputs
+        return (_reduce_to(gy * b, a) if ctx.needs_input_grad[0] else None,
+                _reduce_to(gy * a, b) if ctx.needs_input_grad[1] else None)
+
+
+class Div(Function):
+    """y = a / b;  dy/da = 1 / b, dy/db = -a / b^2 = -y / b."""
+
+    def forward(ctx, a, b):
+        if a.dtype.kind in "iub" and b.dtype.kind in "iub":
+            return (a / b).astype(get_default_dtype())
+        return a / b
+
+    def backward(ctx, gy):
+        a, b = ctx.inputs
+        ga = _reduce_to(gy / b, a) if ctx.needs_input_grad[0] else None
+        gb = _reduce_to(-gy * ctx.saved_output / b, b) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    """y = a ** b;  dy/da = b * a^(b-1), dy/db = y * log(a)."""
+
+    def forward(ctx, a, b):
+        return a ** b
+
+    def backward(ctx, gy):
+        a, b = ctx.inputs
+        ga = _reduce_to(gy * b * a ** (b - 1), a) if ctx.needs_input_grad[0] else None
+        gb = (_reduce_to(gy * ctx.saved_output * a.log(), b)
+              if ctx.needs_input_grad[1] else None)
+        return ga, gb
+
+
+class Neg(Function):
+    """y = -x."""
+
+    def forward(ctx, x):
+        return -x
+
+    def backward(ctx, gy):
+        return -gy
+
+
+class Maximum(Function):
+    """y = max(a, b) elementwise; the gradient goes to the larger, split evenly on ties."""
+
+    def forward(ctx, a, b):
+        ctx.save(share_a=((a > b) + 0.5 * (a == b)).astype(np.result_type(a, b)))
+        return xp(a).maximum(a, b)
+
+    def backward(ctx, gy):
+        a, b = ctx.inputs
+        share = const(ctx.share_a)
+        return (_reduce_to(gy * share, a) if ctx.needs_input_grad[0] else None,
+                _reduce_to(gy * (1 - share), b) if ctx.needs_input_grad[1] else None)
+
+
+class Minimum(Function):
+    """y = min(a, b) elementwise; the gradient goes to the smaller, split evenly on ties."""
+
+    def forward(ctx, a, b):
+        ctx.save(share_a=((a < b) + 0.5 * (a == b)).astype(np.result_type(a, b)))
+        return xp(a).minimum(a, b)
+
+    def backward(ctx, gy):
+        a, b = ctx.inputs
+        share = const(ctx.share_a)
+        return (_reduce_to(gy * share, a) if ctx.needs_input_grad[0] else None,
+                _reduce_to(gy * (1 - share), b) if ctx.needs_input_grad[1] else None)
+
+
+class Where(Function):
+    """y = cond ? a : b;  dy/da = cond, dy/db = not cond.   cond is a boolean constant."""
+
+    def forward(ctx, cond, a, b):
+        return xp(a).where(cond, a, b)
+
+    def backward(ctx, gy):
+        cond, a, b = ctx.inputs
+        mask = cond.to(gy.dtype)
+        return (None,
+                _reduce_to(gy * mask, a) if ctx.needs_input_grad[1] else None,
+                _reduce_to(gy * (1 - mask), b) if ctx.needs_input_grad[2] else None)
+
+
+class Cast(Function):
+    """y = x converted to ``dtype``; the gradient is converted back."""
+
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+
+    def backward(ctx, gy):
+        return gy.to(ctx.inputs[0].dtype)
+
+
+class Clone(Function):
+    """y = a copy of x (own storage); dy/dx = 1."""
+
+    def forward(ctx, x):
+        return x.copy()
+
+    def backward(ctx, gy):
+        return gy
+
+
+def _binary(cls: type[Function], a: Any, b: Any, op: str) -> Tensor:
+    a, b = tensor_pair(a, b, op)
+    if a.shape != b.shape:
+        broadcast_shape(op, a.shape, b.shape)
+    return cls.apply(a, b)
+
+
+def add(a: Any, b: Any) -> Tensor:
+    return _binary(Add, a, b, "add")
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    return _binary(Sub, a, b, "sub")
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    return _binary(Mul, a, b, "mul")
+
+
+def div(a: Any, b: Any) -> Tensor:
+    return _binary(Div, a, b, "div")
+
+
+def pow(a: Any, b: Any) -> Tensor:
+    return _binary(Pow, a, b, "pow")
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum of two tensors (or a tensor and a scalar)."""
+    return _binary(Maximum, a, b, "maximum")
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum of two tensors (or a tensor and a scalar)."""
+    return _binary(Minimum, a, b, "minimum")
+
+
+def where(condition: Tensor, a: Any, b: Any) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b``; all three broadcast together."""
+    if not isinstance(condition, Tensor) or condition.dtype.kind != "b":
+        kind = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
+        raise TypeError(f"where: condition must be a bool tensor, got {kind}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a, Tensor._make(condition.xp.zeros((), get_default_dtype())), "where")
+    a, b = tensor_pair(a, b, "where")
+    broadcast_shape("where", condition.shape, a.shape, b.shape)
+    return Where.apply(condition, a, b)
+
+
+def cast(x: Tensor, dtype: np.dtype) -> Tensor:
+    """``x`` as ``dtype``. Casting to a non-floating dtype leaves the graph."""
+    if x.dtype == dtype:
+        return x
+    if dtype.kind not in "fc":
+        return Tensor._make(x.data.astype(dtype))
+    return Cast.apply(x, dtype=dtype)
+
+
+def clone(x: Tensor) -> Tensor:
+    return Clone.apply(x)
+
+
+# Comparisons and logic make boolean tensors, which carry no gradient.
+
+def _compare(a: Any, b: Any, op: str, fn: Any) -> Tensor:
+    a, b = tensor_pair(a, b, op)
+    broadcast_shape(op, a.shape, b.shape)
+    return Tensor._make(fn(a.data, b.data))
+
+
+def lt(a: Any, b: Any) -> Tensor:
+    return _compare(a, b, "lt", lambda x, y: x < y)
+
+
+def le(a: Any, b: Any) -> Tensor:
+    return _compare(a, b, "le", lambda x, y: x <= y)
+
+
+def gt(a: Any, b: Any) -> Tensor:
+    return _compare(a, b, "gt", lambda x, y: x > y)
+
+
+def ge(a: Any, b: Any) -> Tensor:
+    return _compare(a, b, "ge", lambda x, y: x >= y)
+
+
+def eq(a: Any, b: Any) -> Tensor:
+    return _compare(a, b, "eq", lambda x, y: x == y)
+
+
+def ne(a: Any, b: Any) -> Tensor:
+    return _compare(a, b, "ne", lambda x, y: x != y)
+
+
+def logical_and(a: Any, b: Any) -> Tensor:
+    return _compare(a, b, "logical_and", lambda x, y: x & y)
+
+
+def logical_or(a: Any, b: Any) -> Tensor:
+    return _compare(a, b, "logical_or", lambda x, y: x | y)
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return Tensor._make(~x.data if x.dtype.kind == "b" else x.data == 0)

@@ -1,0 +1,118 @@
+"""Indexing: ``x[index]`` and its adjoint, the scatter-add; one-hot codes; embeddings.
+
+``x[index]`` accepts what NumPy accepts: ints, slices, None, Ellipsis, integer arrays and
+boolean masks (as tensors, arrays or lists). Its gradient puts ``gy`` back where the
+elements came from, adding where an integer index repeats an element (``index_add``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigan.autograd import Function
+from minigan.backend import xp
+from minigan.tensor import Tensor, int64
+
+
+def normalize_index(index: Any, like: Tensor | None = None) -> Any:
+    """Turn tensors and lists inside an index into arrays on ``like``'s device."""
+    if isinstance(index, tuple):
+        return tuple(normalize_index(i, like) for i in index)
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, list):
+        index = np.asarray(index)
+    if hasattr(index, "dtype") and hasattr(index, "shape"):
+        if index.dtype.kind not in "iub":
+            raise IndexError(f"getitem: index arrays must hold integers or booleans, got "
+                             f"{index.dtype}")
+        if like is not None:
+            index = like.xp.asarray(index)
+    return index
+
+
+def _has_integer_array(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "dtype") and p.dtype.kind in "iu" and p.ndim > 0 for p in parts)
+
+
+class Getitem(Function):
+    """y = x[index];  dx = index_add(zeros like x, index, gy)."""
+
+    def forward(ctx, x, index):
+        ctx.index = index
+        return x[index]
+
+    def backward(ctx, gy):
+        return IndexAdd.apply(gy, index=ctx.index, shape=ctx.inputs[0].shape)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with y[index] += g, adding over repeated indices;  dg = gy[index].
+
+    Slices, ints and boolean masks never repeat an element, so a plain assignment does;
+    integer arrays may, so they take the unbuffered ``add.at`` (NumPy) or
+    ``scatter_add`` (CuPy).
+    """
+
+    def forward(ctx, g, index, shape):
+        ctx.index = index
+        mod = xp(g)
+        out = mod.zeros(shape, dtype=g.dtype)
+        if not _has_integer_array(index):
+            out[index] = g
+        elif mod is np:
+            np.add.at(out, index, g)
+        else:
+            import cupyx
+            cupyx.scatter_add(out, index, g)
+        return out
+
+    def backward(ctx, gy):
+        return Getitem.apply(gy, index=ctx.index)
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    index = normalize_index(index, x)
+    try:
+        return Getitem.apply(x, index=index)
+    except IndexError as err:
+        raise IndexError(f"getitem: {err} (tensor of shape {x.shape})") from None
+
+
+def index_add(shape: tuple[int, ...], index: Any, values: Tensor) -> Tensor:
+    """A tensor of zeros of ``shape`` with ``values`` added at ``index`` (repeats add up)."""
+    return IndexAdd.apply(values, index=normalize_index(index, values), shape=tuple(shape))
+
+
+def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
+    """(*,) integer labels -> (*, num_classes) int64 one-hot codes (no gradient)."""
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got {labels.dtype}")
+    data = labels.data
+    if data.size and int(data.min()) < 0:
+        raise ValueError(f"one_hot: labels must be non-negative, got {int(data.min())}")
+    top = int(data.max()) + 1 if data.size else 0
+    if num_classes == -1:
+        num_classes = top
+    elif top > num_classes:
+        raise ValueError(f"one_hot: label {top - 1} does not fit num_classes={num_classes}")
+    mod = labels.xp
+    return Tensor._make((data[..., None] == mod.arange(num_classes)).astype(int64))
+
+
+def embedding(indices: Tensor, weight: Tensor) -> Tensor:
+    """Rows of ``weight`` picked by ``indices``.   indices: (*), weight: (V, D) -> (*, D)
+
+    The gradient of ``weight`` adds up the rows' gradients (a scatter-add)."""
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape "
+                         f"{weight.shape}")
+    data = indices.data
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= weight.shape[0]):
+        raise IndexError(f"embedding: indices must lie in [0, {weight.shape[0]}), got "
+                         f"values from {int(data.min())} to {int(data.max())}")
+    return Getitem.apply(weight, index=data)
