@@ -194,7 +194,8 @@ class Function:
         ctx = cls.__new__(cls)
         record = is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
         ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
-        anomaly = is_anomaly_enabled()
+        # Ops run by a backward pass are checked as that node's gradients, not one by one.
+        anomaly = is_anomaly_enabled() and not getattr(_state, "in_backward", False)
         if anomaly:
             ctx._source = _user_source_line()
         out = cls.forward(ctx, *arrays, **params)
@@ -382,10 +383,13 @@ def _call_backward(node: Function, g: Tensor, mask: tuple[bool, ...],
     """Run one node's backward and add its input gradients to ``grads``."""
     static_mask = node.needs_input_grad
     node.needs_input_grad = mask
+    outer = getattr(_state, "in_backward", False)
+    _state.in_backward = True
     try:
         result = type(node).backward(node, g)
     finally:
         node.needs_input_grad = static_mask
+        _state.in_backward = outer
     if not isinstance(result, tuple):
         result = (result,)
     if len(result) != len(node.inputs):

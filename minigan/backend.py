@@ -74,7 +74,7 @@ def device(spec: str | Device | None) -> Device:
         return CPU
     if kind == "cuda":
         if not index:
-            return Device("cuda", 0)
+            return Device("cuda")
         if index.isdigit():
             return Device("cuda", int(index))
     raise ValueError(f"device: unknown device {spec!r}; expected 'cpu', 'cuda' or 'cuda:N'")
@@ -120,14 +120,16 @@ def device_of(array: Any) -> Device:
 
 
 def to_device(array: Any, target: Device) -> Any:
-    """Copy ``array`` to ``target`` (no copy when it is already there)."""
+    """Copy ``array`` to ``target`` (no copy when it is already there; a bare ``"cuda"``
+    means GPU 0)."""
     source = device_of(array)
-    if source.type == target.type and source.index == target.index:
+    index = target.index or 0
+    if source.type == target.type and (source.type == "cpu" or source.index == index):
         return array
     if target.type == "cpu":
         return array.get()
     cp = cupy_module()
-    with cp.cuda.Device(target.index or 0):
+    with cp.cuda.Device(index):
         return cp.asarray(array)
 
 

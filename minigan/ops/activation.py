@@ -15,6 +15,15 @@ from minigan.ops.pointwise import erf_array
 from minigan.tensor import Tensor
 
 
+def sigmoid_array(x):
+    """1 / (1 + e^-x) with full relative accuracy in both tails and no overflow:
+    with e = e^-|x|, sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0."""
+    mod = xp(x)
+    e = mod.exp(-mod.abs(x))
+    r = 1 / (1 + e)
+    return mod.where(x >= 0, r, e * r)
+
+
 class ReLU(Function):
     """y = max(x, 0);  dy/dx = [x > 0]."""
 
@@ -68,7 +77,7 @@ class SiLU(Function):
     """y = x sigmoid(x);  dy/dx = s (1 + x (1 - s)), s = sigmoid(x)."""
 
     def forward(ctx, x):
-        return x * (0.5 * xp(x).tanh(0.5 * x) + 0.5)
+        return x * sigmoid_array(x)
 
     def backward(ctx, gy):
         x = ctx.inputs[0]
@@ -91,10 +100,10 @@ class Softplus(Function):
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + e^-x) = tanh(x/2)/2 + 1/2 (no overflow);  dy/dx = y (1 - y)."""
+    """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)."""
 
     def forward(ctx, x):
-        return 0.5 * xp(x).tanh(0.5 * x) + 0.5
+        return sigmoid_array(x)
 
     def backward(ctx, gy):
         y = ctx.saved_output

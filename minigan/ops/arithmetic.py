@@ -20,6 +20,18 @@ def _reduce_to(g: Tensor, like: Tensor) -> Tensor:
     return g if g.shape == like.shape else g.sum_to(like.shape)
 
 
+def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """An integer or bool operand next to a floating one takes the floating dtype, as in
+    PyTorch: ``int64 * 2.5`` is float32, where NumPy would promote int64 with float32 to
+    float64. Integer tensors never require grad, so the cast is a constant."""
+    floating_a, floating_b = a.dtype.kind in "fc", b.dtype.kind in "fc"
+    if floating_a and not floating_b:
+        b = Tensor._make(b.data.astype(a.dtype))
+    elif floating_b and not floating_a:
+        a = Tensor._make(a.data.astype(b.dtype))
+    return a, b
+
+
 class Add(Function):
     """y = a + b;  dy/da = 1, dy/db = 1.   a: (*A), b: (*B) -> y: broadcast(A, B)"""
 
@@ -72,16 +84,24 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = a ** b;  dy/da = b * a^(b-1), dy/db = y * log(a)."""
+    """y = a ** b;  dy/da = b * a^(b-1), dy/db = y * log(a).
+
+    As in PyTorch, dy/da is 0 where b = 0 (not 0 * 0^-1 = nan at a = 0), and dy/db is 0
+    where a = 0 and b >= 0 (the limit of a^b log a, not 0 * log 0 = nan).
+    """
 
     def forward(ctx, a, b):
         return a ** b
 
     def backward(ctx, gy):
         a, b = ctx.inputs
-        ga = _reduce_to(gy * b * a ** (b - 1), a) if ctx.needs_input_grad[0] else None
-        gb = (_reduce_to(gy * ctx.saved_output * a.log(), b)
-              if ctx.needs_input_grad[1] else None)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            exponent = where(const(b.data == 0), 1, b - 1)     # b * a^1 = 0 where b = 0
+            ga = _reduce_to(gy * b * a ** exponent, a)
+        if ctx.needs_input_grad[1]:
+            zero_base = const((a.data == 0) & (b.data >= 0))
+            gb = _reduce_to(gy * ctx.saved_output * where(zero_base, 1, a).log(), b)
         return ga, gb
 
 
@@ -158,7 +178,7 @@ class Clone(Function):
 
 
 def _binary(cls: type[Function], a: Any, b: Any, op: str) -> Tensor:
-    a, b = tensor_pair(a, b, op)
+    a, b = _promote(*tensor_pair(a, b, op))
     if a.shape != b.shape:
         broadcast_shape(op, a.shape, b.shape)
     return cls.apply(a, b)
@@ -205,7 +225,7 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
         raise TypeError(f"where: condition must be a bool tensor, got {kind}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a, Tensor._make(condition.xp.zeros((), get_default_dtype())), "where")
-    a, b = tensor_pair(a, b, "where")
+    a, b = _promote(*tensor_pair(a, b, "where"))
     broadcast_shape("where", condition.shape, a.shape, b.shape)
     return Where.apply(condition, a, b)
 
@@ -255,12 +275,14 @@ def ne(a: Any, b: Any) -> Tensor:
     return _compare(a, b, "ne", lambda x, y: x != y)
 
 
+# Logical, not bitwise: nonzero numbers count as True (``&`` on int64 would give 2 & 1 = 0).
+
 def logical_and(a: Any, b: Any) -> Tensor:
-    return _compare(a, b, "logical_and", lambda x, y: x & y)
+    return _compare(a, b, "logical_and", lambda x, y: xp(x).logical_and(x, y))
 
 
 def logical_or(a: Any, b: Any) -> Tensor:
-    return _compare(a, b, "logical_or", lambda x, y: x | y)
+    return _compare(a, b, "logical_or", lambda x, y: xp(x).logical_or(x, y))
 
 
 def logical_not(x: Tensor) -> Tensor:

@@ -53,8 +53,8 @@ def check_floating(op: str, *tensors: Tensor | None) -> None:
     """Differentiable math needs floating-point inputs; say which one is not."""
     for i, t in enumerate(tensors):
         if t is not None and t.dtype.kind not in "fc":
-            position = f"input {i} " if len(tensors) > 1 else ""
-            raise TypeError(f"{op}: expected a floating-point tensor, got {position}of dtype "
+            which = f"input {i}" if len(tensors) > 1 else "a tensor"
+            raise TypeError(f"{op}: expected a floating-point tensor, got {which} of dtype "
                             f"{t.dtype} and shape {t.shape}; convert it with .float()")
 
 
@@ -69,14 +69,17 @@ def normalize_dim(op: str, dim: int, ndim: int) -> int:
 
 
 def normalize_dims(op: str, dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """A sorted tuple of distinct non-negative dims; None means all of them."""
+    """A sorted tuple of distinct non-negative dims; None means all of them.
+
+    A 0-d tensor accepts dim 0 or -1, as in PyTorch, and has no dims to reduce: ().
+    """
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     out = tuple(sorted({normalize_dim(op, d, ndim) for d in dims}))
     if len(out) != len(dims):
         raise ValueError(f"{op}: dim {tuple(dims)} names a dimension twice")
-    return out
+    return out if ndim else ()
 
 
 def keepdim_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:

@@ -22,7 +22,8 @@ def normalize_index(index: Any, like: Tensor | None = None) -> Any:
     if isinstance(index, Tensor):
         index = index.data
     elif isinstance(index, list):
-        index = np.asarray(index)
+        # an empty list selects nothing, as in NumPy (np.asarray([]) would be float64)
+        index = np.asarray(index) if index else np.zeros(0, dtype=np.intp)
     if hasattr(index, "dtype") and hasattr(index, "shape"):
         if index.dtype.kind not in "iub":
             raise IndexError(f"getitem: index arrays must hold integers or booleans, got "
@@ -74,7 +75,10 @@ class IndexAdd(Function):
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    index = normalize_index(index, x)
+    try:
+        index = normalize_index(index, x)
+    except IndexError as err:
+        raise IndexError(f"{err} (tensor of shape {x.shape})") from None
     try:
         return Getitem.apply(x, index=index)
     except IndexError as err:
@@ -82,8 +86,22 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 
 def index_add(shape: tuple[int, ...], index: Any, values: Tensor) -> Tensor:
-    """A tensor of zeros of ``shape`` with ``values`` added at ``index`` (repeats add up)."""
-    return IndexAdd.apply(values, index=normalize_index(index, values), shape=tuple(shape))
+    """A tensor of zeros of ``shape`` with ``values`` added at ``index`` (repeats add up).
+
+    ``values`` must have exactly the shape of ``zeros(shape)[index]``: a broadcast in
+    forward would have no matching backward."""
+    shape = tuple(int(n) for n in shape)
+    try:
+        index = normalize_index(index, values)
+        # the indexed region's shape, from a zero-stride view (no allocation of ``shape``)
+        region = values.xp.broadcast_to(values.xp.zeros((), dtype=bool), shape)[index].shape
+    except IndexError as err:
+        message = str(err).removeprefix("getitem: ")
+        raise IndexError(f"index_add: {message} (target shape {shape})") from None
+    if tuple(region) != values.shape:
+        raise ValueError(f"index_add: values of shape {values.shape} do not match the indexed "
+                         f"region of shape {tuple(region)} (target shape {shape})")
+    return IndexAdd.apply(values, index=index, shape=shape)
 
 
 def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:

@@ -52,7 +52,12 @@ def matmul(a: Any, b: Any) -> Tensor:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                          f"({k_a} != {k_b})")
     if a.ndim > 2 or b.ndim > 2:
-        broadcast_shape("matmul (batch dims)", a.shape[:-2], b.shape[:-2])
+        try:
+            broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: "
+                             f"batch dims {a.shape[:-2]} and {b.shape[:-2]} do not "
+                             "broadcast") from None
     return Matmul.apply(a, b)
 
 

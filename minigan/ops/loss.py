@@ -28,11 +28,25 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _same_shape(op: str, input: Tensor, target: Tensor) -> None:
+def _same_shape(op: str, input: Tensor, target: Tensor,
+                names: tuple[str, str] = ("input", "target")) -> None:
     if input.shape != target.shape:
-        raise ValueError(f"{op}: input shape {input.shape} and target shape {target.shape} "
-                         "differ; reshape one of them (silent broadcasting here is a "
-                         "classic bug)")
+        raise ValueError(f"{op}: {names[0]} shape {input.shape} and {names[1]} shape "
+                         f"{target.shape} differ; reshape one of them (silent broadcasting "
+                         "here is a classic bug)")
+
+
+def _broadcasts_to(op: str, name: str, value: Tensor, shape: tuple[int, ...]) -> None:
+    """``value`` must broadcast to ``shape`` without enlarging it (a (3, 1) weight on a (4,)
+    input would silently turn 4 losses into 12)."""
+    if broadcast_shape(op, shape, value.shape) != tuple(shape):
+        raise ValueError(f"{op}: {name} shape {value.shape} does not broadcast to input "
+                         f"shape {tuple(shape)}")
+
+
+def _class_weight(op: str, weight: Tensor | None, classes: int) -> None:
+    if weight is not None and weight.shape != (classes,):
+        raise ValueError(f"{op}: weight must have shape ({classes},), got {weight.shape}")
 
 
 def _check_reduction(op: str, reduction: str) -> None:
@@ -46,21 +60,24 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                      pos_weight: Tensor | None = None) -> Tensor:
     """l = -w [p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], p = pos_weight.
 
-    Computed as (1 - t) x + (1 + (p - 1) t) softplus(-x), which is exact and finite for
-    any logit (|x| = 100 included): log sigmoid(x) = -softplus(-x) never overflows.
-    input, target: (*) with the same shape; weight broadcasts to it; pos_weight to (C,).
+    Computed as p t softplus(-x) + (1 - t) softplus(x), since log sigmoid(x) =
+    -softplus(-x) and log(1 - sigmoid(x)) = -softplus(x): finite for any logit, and
+    accurate to rounding even where the loss is tiny (t = 0, x = -100 gives e^-100, not 0),
+    because for targets in [0, 1] both terms are non-negative and nothing cancels.
+    input, target: (*) with the same shape; weight and pos_weight (typically (C,), one per
+    class of the last dimension) broadcast to it.
     """
     op = "binary_cross_entropy_with_logits"
     check_floating(op, input, target)
     _same_shape(op, input, target)
     _check_reduction(op, reduction)
-    if pos_weight is None:
-        loss = (1 - target) * input + softplus(-input)
-    else:
-        broadcast_shape(op, input.shape, pos_weight.shape)
-        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus(-input)
+    positive = target * softplus(-input)
+    if pos_weight is not None:
+        _broadcasts_to(op, "pos_weight", pos_weight, input.shape)
+        positive = pos_weight * positive
+    loss = positive + (1 - target) * softplus(input)
     if weight is not None:
-        broadcast_shape(op, input.shape, weight.shape)
+        _broadcasts_to(op, "weight", weight, input.shape)
         loss = loss * weight
     return _reduce(loss, reduction, op)
 
@@ -83,7 +100,8 @@ class BinaryCrossEntropy(Function):
         if ctx.needs_input_grad[0]:
             gp = gy * (p - t) / (p * (1 - p)).clamp(min=1e-12)
         if ctx.needs_input_grad[1]:
-            gt = gy * ((-p).log1p().clamp(min=-100) - p.log().clamp(min=-100))
+            with np.errstate(divide="ignore") if p.xp is np else contextlib.nullcontext():
+                gt = gy * ((-p).log1p().clamp(min=-100) - p.log().clamp(min=-100))
         return gp, gt
 
 
@@ -102,7 +120,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          "binary_cross_entropy_with_logits instead")
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
-        broadcast_shape(op, input.shape, weight.shape)
+        _broadcasts_to(op, "weight", weight, input.shape)
         loss = loss * weight
     return _reduce(loss, reduction, op)
 
@@ -132,9 +150,14 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     integers in [0, C) or ``ignore_index``. l_n = -w[t_n] input[n, t_n]; 'mean' divides by
     the sum of the weights of the non-ignored targets (PyTorch's definition).
     """
-    op = "nll_loss"
-    check_floating(op, input)
-    _check_reduction(op, reduction)
+    check_floating("nll_loss", input)
+    _check_reduction("nll_loss", reduction)
+    return _nll("nll_loss", input, target, weight, ignore_index, reduction)
+
+
+def _nll(op: str, input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+         reduction: str) -> Tensor:
+    """nll_loss, with errors that name ``op`` (the public function the user called)."""
     if input.ndim < 2:
         raise ValueError(f"{op}: input must be (N, C, ...), got shape {input.shape}")
     expected = (input.shape[0],) + input.shape[2:]
@@ -144,14 +167,15 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got {target.dtype}")
     classes = input.shape[1]
-    if weight is not None and weight.shape != (classes,):
-        raise ValueError(f"{op}: weight must have shape ({classes},), got {weight.shape}")
+    _class_weight(op, weight, classes)
     mod = input.xp
     labels = target.data.reshape(-1)
     valid = labels != ignore_index
-    if bool(((labels[valid] < 0) | (labels[valid] >= classes)).any()):
+    bad = labels[valid][(labels[valid] < 0) | (labels[valid] >= classes)]
+    if bad.size:
         raise IndexError(f"{op}: target values must lie in [0, {classes}) or equal "
-                         f"ignore_index={ignore_index}")
+                         f"ignore_index={ignore_index}, got {int(bad.min())} (target shape "
+                         f"{target.shape}, input shape {input.shape})")
     safe = mod.where(valid, labels, 0)
     flat = input.movedim(1, -1).reshape(-1, classes)                 # (N*d, C)
     picked = flat[mod.arange(flat.shape[0]), safe]                  # (N*d,)
@@ -185,15 +209,22 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         raise ValueError(f"{op}: label_smoothing must lie in [0, 1], got {label_smoothing}")
     if input.ndim < 2:
         raise ValueError(f"{op}: input must be (N, C, ...), got shape {input.shape}")
-    logp = log_softmax(input, 1)
     classes = input.shape[1]
+    _class_weight(op, weight, classes)
+    if target.dtype.kind == "f" and target.shape != input.shape:
+        hint = ""
+        if target.shape == (input.shape[0],) + input.shape[2:]:
+            hint = ("; float targets are class probabilities of input's shape, class "
+                    "indices must be an integer tensor (.long())")
+        raise ValueError(f"{op}: input shape {input.shape} and target shape "
+                         f"{target.shape} differ{hint}")
+    logp = log_softmax(input, 1)
     if target.dtype.kind == "f":
-        _same_shape(op, input, target)
         probs = target * (1 - label_smoothing) + label_smoothing / classes
         if weight is not None:
             probs = probs * weight.reshape((1, classes) + (1,) * (input.ndim - 2))
         return _reduce(-(probs * logp).sum(1), reduction, op)
-    nll = nll_loss(logp, target, weight, ignore_index, reduction)
+    nll = _nll(op, logp, target, weight, ignore_index, reduction)
     if label_smoothing == 0:
         return nll
     if weight is not None:
@@ -216,7 +247,7 @@ def gaussian_kl_divergence(mu: Tensor, logvar: Tensor, reduction: str = "mean") 
     """
     op = "gaussian_kl_divergence"
     check_floating(op, mu, logvar)
-    _same_shape(op, mu, logvar)
+    _same_shape(op, mu, logvar, ("mu", "logvar"))
     _check_reduction(op, reduction)
     per_element = -0.5 * (1 + logvar - mu * mu - logvar.exp())
     per_example = per_element.reshape(mu.shape[0], -1).sum(1) if mu.ndim else per_element

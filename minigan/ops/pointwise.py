@@ -70,7 +70,8 @@ class Clamp(Function):
         if hi is not None:
             inside &= x <= hi
         ctx.save(inside=inside)
-        return xp(x).clip(x, lo, hi)
+        # A NumPy float64 bound (not a weak Python float) would widen float32 x: cast back.
+        return xp(x).clip(x, lo, hi).astype(x.dtype, copy=False)
 
     def backward(ctx, gy):
         return gy * const(ctx.inside.astype(gy.dtype))

@@ -6,6 +6,7 @@ when ``keepdim``). Backward broadcasts the gradient back: ``gy.reshape(keep).exp
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 from typing import Sequence
 
@@ -13,6 +14,7 @@ from minigan.autograd import Function
 from minigan.backend import xp
 from minigan.ops.common import check_floating, const, keepdim_shape, normalize_dim, \
     normalize_dims
+from minigan.ops.norm import L2Norm
 from minigan.tensor import Tensor
 
 Dims = int | Sequence[int] | None
@@ -53,8 +55,13 @@ class AMax(Function):
 
 
 class LogSumExp(Function):
-    """y = log sum_i e^(x_i) over ``dims``, shifted by the max for stability;
-    dx = gy * e^(x - y) (the softmax)."""
+    """y = log sum_i e^(x_i) over ``dims``, shifted by the max m for stability;
+    dx = gy * e^(x - y) (the softmax).
+
+    Backward takes the softmax as e^(z - logsumexp(z)) with z = x - m, not as e^(x - y):
+    y is rounded at the magnitude of x (float32: 6e-5 at 1000, 0.06 at 10^6), and that
+    error would pass into every weight of the softmax; z's logsumexp lies in [0, log N].
+    A constant shift m leaves the softmax and all its derivatives unchanged."""
 
     def forward(ctx, x, dims, keepdim):
         mod = xp(x)
@@ -62,13 +69,14 @@ class LogSumExp(Function):
         m = mod.where(mod.isfinite(m), m, 0)
         y = m + mod.log(mod.exp(x - m).sum(axis=dims, keepdims=True))
         ctx.dims = dims
-        ctx.keep_shape = y.shape
+        ctx.save(shift=m)
         return y if keepdim else y.reshape([n for i, n in enumerate(x.shape) if i not in dims])
 
     def backward(ctx, gy):
         x = ctx.inputs[0]
-        y = ctx.saved_output.reshape(ctx.keep_shape)
-        return _spread(gy, x, ctx.dims) * (x - y).exp()
+        z = x - const(ctx.shift)
+        log_softmax = z - LogSumExp.apply(z, dims=ctx.dims, keepdim=True)
+        return _spread(gy, x, ctx.dims) * log_softmax.exp()
 
 
 def sum(x: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
@@ -86,70 +94,91 @@ def mean(x: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     return sum(x, dims, keepdim) / count
 
 
-def var(x: Tensor, dim: Dims = None, *, correction: int = 1, keepdim: bool = False,
-        unbiased: bool | None = None) -> Tensor:
-    """Variance sum (x - mean)^2 / (N - correction); ``unbiased=False`` means correction 0."""
-    check_floating("var", x)
+def _centered(op: str, x: Tensor, dim: Dims, correction: int, unbiased: bool | None
+              ) -> tuple[Tensor, tuple[int, ...], int]:
+    """``x - mean(x)`` over the dims, the dims, and the divisor ``N - correction``."""
+    check_floating(op, x)
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    dims = normalize_dims("var", dim, x.ndim)
+    dims = normalize_dims(op, dim, x.ndim)
     count = 1
     for d in dims:
         count *= x.shape[d]
-    centered = x - mean(x, dims, keepdim=True)
-    return sum(centered * centered, dims, keepdim) / builtins.max(count - correction, 0)
+    return x - mean(x, dims, keepdim=True), dims, builtins.max(count - correction, 0)
+
+
+def var(x: Tensor, dim: Dims = None, *, correction: int = 1, keepdim: bool = False,
+        unbiased: bool | None = None) -> Tensor:
+    """Variance sum (x - mean)^2 / (N - correction); ``unbiased=False`` means correction 0."""
+    centered, dims, divisor = _centered("var", x, dim, correction, unbiased)
+    return sum(centered * centered, dims, keepdim) / divisor
 
 
 def std(x: Tensor, dim: Dims = None, *, correction: int = 1, keepdim: bool = False,
         unbiased: bool | None = None) -> Tensor:
-    """Standard deviation: sqrt of ``var``."""
-    return var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
+    """Standard deviation ||x - mean||_2 / sqrt(N - correction).
+
+    Computed through the L2 norm, whose gradient is 0 (not NaN) where all the values are
+    equal: the zero subgradient, as in PyTorch. sqrt(var) would give 0 * inf = NaN there,
+    e.g. for a minibatch-stddev feature of a collapsed batch."""
+    centered, dims, divisor = _centered("std", x, dim, correction, unbiased)
+    return L2Norm.apply(centered, dims=dims, keepdim=keepdim) / math.sqrt(divisor)
 
 
 def amax(x: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """Maximum over ``dim``; ties share the gradient."""
-    _check_nonempty("amax", x)
-    return AMax.apply(x, dims=normalize_dims("amax", dim, x.ndim), keepdim=keepdim,
-                      smallest=False)
+    dims = normalize_dims("amax", dim, x.ndim)
+    _check_nonempty("amax", x, dims)
+    return AMax.apply(x, dims=dims, keepdim=keepdim, smallest=False)
 
 
 def amin(x: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """Minimum over ``dim``; ties share the gradient."""
-    _check_nonempty("amin", x)
-    return AMax.apply(x, dims=normalize_dims("amin", dim, x.ndim), keepdim=keepdim,
-                      smallest=True)
+    dims = normalize_dims("amin", dim, x.ndim)
+    _check_nonempty("amin", x, dims)
+    return AMax.apply(x, dims=dims, keepdim=keepdim, smallest=True)
 
 
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MinMax:
     """``max(x)``: the largest element. ``max(x, dim)``: ``(values, indices)`` along dim."""
+    _check_nonempty("max", x, normalize_dims("max", dim, x.ndim))
     if dim is None:
         return amax(x)
+    normalize_dim("max", dim, x.ndim)                  # with a dim, one int dim
     return MinMax(amax(x, dim, keepdim), argmax(x, dim, keepdim))
 
 
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MinMax:
     """``min(x)``: the smallest element. ``min(x, dim)``: ``(values, indices)`` along dim."""
+    _check_nonempty("min", x, normalize_dims("min", dim, x.ndim))
     if dim is None:
         return amin(x)
+    normalize_dim("min", dim, x.ndim)                  # with a dim, one int dim
     return MinMax(amin(x, dim, keepdim), argmin(x, dim, keepdim))
+
+
+def _arg_extreme(op: str, x: Tensor, dim: int | None, keepdim: bool) -> Tensor:
+    """Index of the largest (``argmax``) or smallest (``argmin``) element along ``dim``,
+    or in the flattened tensor when ``dim`` is None. No gradient: indices are integers."""
+    find = x.data.argmax if op == "argmax" else x.data.argmin
+    if dim is None:
+        _check_nonempty(op, x, tuple(range(x.ndim)))
+        return Tensor._make(x.xp.asarray(find()))
+    d = normalize_dim(op, dim, x.ndim)
+    if x.ndim == 0:                                  # a 0-d tensor: its one element
+        return Tensor._make(x.xp.asarray(0))
+    _check_nonempty(op, x, (d,))
+    return Tensor._make(x.xp.asarray(find(axis=d, keepdims=keepdim)))
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
-    _check_nonempty("argmax", x)
-    if dim is None:
-        return Tensor._make(x.xp.asarray(x.data.argmax()))
-    d = normalize_dim("argmax", dim, x.ndim)
-    return Tensor._make(x.data.argmax(axis=d, keepdims=keepdim))
+    return _arg_extreme("argmax", x, dim, keepdim)
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
-    _check_nonempty("argmin", x)
-    if dim is None:
-        return Tensor._make(x.xp.asarray(x.data.argmin()))
-    d = normalize_dim("argmin", dim, x.ndim)
-    return Tensor._make(x.data.argmin(axis=d, keepdims=keepdim))
+    return _arg_extreme("argmin", x, dim, keepdim)
 
 
 def logsumexp(x: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
@@ -158,6 +187,9 @@ def logsumexp(x: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
     return LogSumExp.apply(x, dims=normalize_dims("logsumexp", dim, x.ndim), keepdim=keepdim)
 
 
-def _check_nonempty(op: str, x: Tensor) -> None:
-    if x.numel() == 0:
-        raise ValueError(f"{op}: empty tensor of shape {x.shape} has no extremum")
+def _check_nonempty(op: str, x: Tensor, dims: tuple[int, ...]) -> None:
+    """An extremum over an empty extent does not exist; over a non-empty one of an empty
+    tensor (a batch of 0 rows reduced along its features) it is an empty result."""
+    if x.numel() == 0 and (not dims or any(x.shape[d] == 0 for d in dims)):
+        raise ValueError(f"{op}: empty tensor of shape {x.shape} has no extremum over "
+                         f"dims {dims}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import numpy as np
+
 from minigan.autograd import Function
 from minigan.backend import Device, device_of, to_device as array_to_device, xp
 from minigan.ops.common import normalize_dim, normalize_dims
@@ -157,9 +159,9 @@ class ToDevice(Function):
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     shape = tuple(int(n) for n in shape)
     known = math.prod(n for n in shape if n != -1)
+    # with a -1, the other sizes must be nonzero: (0, -1) leaves the -1 undetermined
     fits = (shape.count(-1) == 0 and known == x.numel()) or (
-        shape.count(-1) == 1 and known > 0 and x.numel() % known == 0) or (
-        shape.count(-1) == 1 and known == 0 and x.numel() == 0)
+        shape.count(-1) == 1 and known > 0 and x.numel() % known == 0)
     if not fits or any(n < -1 for n in shape):
         raise ValueError(f"reshape: cannot view shape {x.shape} ({x.numel()} elements) "
                          f"as {shape}")
@@ -190,9 +192,11 @@ def permute(x: Tensor, dims: Sequence[int]) -> Tensor:
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
-    """Swap two dims."""
+    """Swap two dims (a 0-d tensor, whose only valid dims are 0 and -1, is returned)."""
     dims = list(range(x.ndim))
     a, b = normalize_dim("transpose", dim0, x.ndim), normalize_dim("transpose", dim1, x.ndim)
+    if x.ndim == 0:
+        return x
     dims[a], dims[b] = dims[b], dims[a]
     return permute(x, dims)
 
@@ -238,6 +242,9 @@ def expand(x: Tensor, sizes: Sequence[int]) -> Tensor:
                 raise ValueError(f"expand: -1 is not allowed for the new leading dim {i} "
                                  f"in {sizes}")
             n = own
+        if n < 0:
+            raise ValueError(f"expand: cannot expand shape {x.shape} to {sizes} (dim {i}: "
+                             f"negative size {n})")
         if own is not None and own != 1 and own != n:
             raise ValueError(f"expand: cannot expand shape {x.shape} to {sizes} (dim {i}: "
                              f"{own} -> {n}; only size-1 dims can grow)")
@@ -264,7 +271,11 @@ def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 
 def flip(x: Tensor, dims: int | Sequence[int]) -> Tensor:
-    return Flip.apply(x, dims=normalize_dims("flip", dims, x.ndim))
+    """Reverse the order of elements along ``dims``."""
+    dims = normalize_dims("flip", dims, x.ndim)
+    if not dims:
+        return x
+    return Flip.apply(x, dims=dims)
 
 
 def repeat(x: Tensor, sizes: Sequence[int]) -> Tensor:
@@ -292,6 +303,10 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     first = tensors[0]
+    if first.ndim == 0:
+        shapes = ", ".join(str(u.shape) for u in tensors)
+        raise ValueError(f"cat: zero-dimensional tensors (shapes {shapes}) cannot be "
+                         "concatenated; use stack")
     d = normalize_dim("cat", dim, first.ndim)
     for t in tensors[1:]:
         if t.ndim != first.ndim or any(
@@ -299,7 +314,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             shapes = ", ".join(str(u.shape) for u in tensors)
             raise ValueError(f"cat: shapes {shapes} differ outside dim {d}")
     if len({t.dtype for t in tensors}) > 1:
-        dtypes = ", ".join(str(t.dtype) for t in tensors)
+        dtypes = ", ".join(f"{t.dtype} {t.shape}" for t in tensors)
         raise TypeError(f"cat: tensors have different dtypes ({dtypes})")
     return Cat.apply(*tensors, dim=d)
 
@@ -312,6 +327,9 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if len({t.shape for t in tensors}) > 1:
         shapes = ", ".join(str(t.shape) for t in tensors)
         raise ValueError(f"stack: all tensors need the same shape, got {shapes}")
+    if len({t.dtype for t in tensors}) > 1:
+        dtypes = ", ".join(f"{t.dtype} {t.shape}" for t in tensors)
+        raise TypeError(f"stack: tensors have different dtypes ({dtypes})")
     d = normalize_dim("stack", dim, tensors[0].ndim + 1)
     return cat([t.unsqueeze(d) for t in tensors], d)
 
@@ -322,8 +340,8 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
     the listed sizes, which must add up to the dim's size."""
     d = normalize_dim("split", dim, x.ndim)
     n = x.shape[d]
-    if isinstance(split_size_or_sections, int):
-        size = split_size_or_sections
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split size must be positive, got {size}")
         sections = [min(size, n - start) for start in range(0, n, size)] or [0]
@@ -356,10 +374,10 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
         raise ValueError(f"pad: pad {pad} must have an even length of at most 2 * {x.ndim} "
                          f"for shape {x.shape}")
     if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative padding {pad} is not supported")
+        raise ValueError(f"pad: negative padding {pad} is not supported (shape {x.shape})")
     if mode not in ("constant", "reflect", "replicate"):
         raise ValueError(f"pad: mode must be 'constant', 'reflect' or 'replicate', got "
-                         f"{mode!r}")
+                         f"{mode!r} (shape {x.shape})")
     width = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         width[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
@@ -374,7 +392,7 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
 
 
 def to_device(x: Tensor, target: Device) -> Tensor:
-    if x.device.type == target.type and (target.type == "cpu" or
-                                         x.device.index == target.index):
+    """``x`` on ``target`` (itself when already there; a bare ``"cuda"`` matches any GPU)."""
+    if x.device == target:
         return x
     return ToDevice.apply(x, target=target)

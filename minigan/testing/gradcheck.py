@@ -80,7 +80,7 @@ class _Perturbed:
 
     def __enter__(self) -> None:
         self.original = self.t.data
-        self.t.data = self.original + self.t.xp.asarray(self.delta)
+        self.t.data = self.t.xp.asarray(self.original + self.t.xp.asarray(self.delta))
 
     def __exit__(self, *exc: object) -> None:
         self.t.data = self.original
