@@ -24,9 +24,10 @@ def info_text() -> str:
         f"minigan {__version__}",
         f"python {platform.python_version()} ({platform.machine()}), numpy {np.__version__}",
     ]
-    cupy_version = _version("cupy") if importlib.util.find_spec("cupy") else "not installed"
+    has_cupy = importlib.util.find_spec("cupy") is not None
+    cupy_version = backend.cupy_module().__version__ if has_cupy else "not installed"
     lines.append(f"cupy {cupy_version}, triton {_version('triton')}")
-    if importlib.util.find_spec("cupy") is not None and backend.cuda_is_available():
+    if has_cupy and backend.cuda_is_available():
         cp = backend.cupy_module()
         for i in range(cp.cuda.runtime.getDeviceCount()):
             name = cp.cuda.runtime.getDeviceProperties(i)["name"].decode()

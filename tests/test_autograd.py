@@ -320,6 +320,7 @@ def test_retain_grad_keeps_intermediate_gradient():
 
 # --------------------------------------------------------------- anomalies --
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_detect_anomaly_names_op_and_source_line_of_forward_nan():
     x = mg.tensor([1.0, -1.0], requires_grad=True)
     with mg.detect_anomaly():
@@ -330,6 +331,7 @@ def test_detect_anomaly_names_op_and_source_line_of_forward_nan():
     assert re.search(r"test_autograd\.py:\d+: x\.log\(\)", message)
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
 def test_detect_anomaly_names_op_of_backward_inf():
     x = mg.tensor([0.0, 4.0], requires_grad=True)
     with mg.detect_anomaly():

@@ -3,10 +3,13 @@ ones CI runs."""
 import pathlib
 import re
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_readme_python_examples_run(capsys):
     namespace: dict = {}
     for block in re.findall(r"```python\n(.*?)```", README, flags=re.S):

@@ -53,21 +53,17 @@ class IndexAdd(Function):
     """y = zeros(shape) with y[index] += g, adding over repeated indices;  dg = gy[index].
 
     Slices, ints and boolean masks never repeat an element, so a plain assignment does;
-    integer arrays may, so they take the unbuffered ``add.at`` (NumPy) or
-    ``scatter_add`` (CuPy).
+    integer arrays may, so they take the unbuffered ``add.at`` (NumPy and CuPy alike).
     """
 
     def forward(ctx, g, index, shape):
         ctx.index = index
         mod = xp(g)
         out = mod.zeros(shape, dtype=g.dtype)
-        if not _has_integer_array(index):
-            out[index] = g
-        elif mod is np:
-            np.add.at(out, index, g)
+        if _has_integer_array(index):
+            mod.add.at(out, index, g)
         else:
-            import cupyx
-            cupyx.scatter_add(out, index, g)
+            out[index] = g
         return out
 
     def backward(ctx, gy):
