@@ -9,10 +9,12 @@ The critic is 2 -> 512 -> 512 -> 512 -> 1 with ReLU, batch 256 of 2-D points. On
 
 Work per step (multiply-adds of the three 512x512 layers dominate): forward of D three
 times and the double backward of the penalty, about 14 GEMMs of 256x512x512, i.e. ~1 GFLOP;
-the rest is elementwise. Both frameworks run on all cores in the same process, alternating
-rounds; the table prints the median time per step and the ratio minigan / PyTorch.
+the rest is elementwise. Both frameworks run on all cores in the same process, in timed
+blocks (warm-up steps, then ``--repeats`` steps) that alternate over ``--rounds`` rounds:
+block timing keeps one framework's idle threads from being counted against the other's
+single steps. The table prints the median step time and the ratio minigan / PyTorch.
 
-    python bench/autograd_overhead.py [--repeats 30]
+    python bench/autograd_overhead.py [--repeats 10] [--rounds 3]
 """
 from __future__ import annotations
 
@@ -80,7 +82,8 @@ def torch_step(torch, params, real, fake, eps, penalty: bool) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=30, help="timed steps per framework")
+    parser.add_argument("--repeats", type=int, default=10, help="timed steps per block")
+    parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     weights = make_weights(rng)
@@ -106,14 +109,14 @@ def main() -> None:
     print(f"{'case':<26}{'framework':<10}{'median ms':>11}{'min ms':>9}{'ratio':>8}")
     for case, penalty in [("critic step with penalty", True), ("critic step, no penalty", False)]:
         times: dict[str, list[float]] = {name: [] for name in runners}
-        for name, run in runners.items():
-            for _ in range(3):
-                run(penalty)                                         # warm-up
-        for _ in range(args.repeats):
-            for name, run in runners.items():                        # alternate frameworks
-                start = time.perf_counter()
-                run(penalty)
-                times[name].append(time.perf_counter() - start)
+        for _ in range(args.rounds):
+            for name, run in runners.items():
+                for _ in range(3):
+                    run(penalty)                                     # warm-up
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    run(penalty)
+                    times[name].append(time.perf_counter() - start)
         base = statistics.median(times["pytorch"]) if "pytorch" in times else None
         for name, samples in times.items():
             median = statistics.median(samples)

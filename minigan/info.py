@@ -34,6 +34,12 @@ def info_text() -> str:
             lines.append(f"cuda:{i} {name}")
     else:
         lines.append("cuda: no GPU available")
+    from minigan import extension
+    if extension.C is None:
+        lines.append(f"C++ kernels: {extension.WHY_NOT_BUILT}")
+    else:
+        lines.append(f"C++ kernels: minigan._C built, OpenMP {'on' if extension.OPENMP else 'off'}")
+    lines.append(extension.THREADS)
     ops = backend.registered_ops()
     if not ops:
         lines.append("hot ops: none registered")

@@ -82,6 +82,20 @@ def normalize_dims(op: str, dim: int | Sequence[int] | None, ndim: int) -> tuple
     return out if ndim else ()
 
 
+IntPair = int | tuple[int, int]
+
+
+def int_pair(op: str, name: str, value: IntPair, minimum: int) -> tuple[int, int]:
+    """(h, w) from an int or a pair of ints, each at least ``minimum`` (0 or 1)."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {kind}, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
 def keepdim_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
     """``shape`` with the reduced ``dims`` set to 1 (what keepdim=True returns)."""
     return tuple(1 if i in dims else n for i, n in enumerate(shape))

@@ -1,0 +1,389 @@
+"""2-D convolution, transposed convolution and the weight gradient: three ops that are
+closed under differentiation.
+
+Notation: x: (N, C, H, W); weight: (O, C/g, kh, kw) with g groups; y: (N, O, Ho, Wo).
+
+    y[n, o, i, j] = sum over c in o's group, p < kh, q < kw of
+                    weight[o, c, p, q] * x[n, c, i*sh - ph + p*dh, j*sw - pw + q*dw]
+    Ho = floor((H + 2 ph - dh (kh - 1) - 1) / sh) + 1                   (x is 0 outside)
+
+y is bilinear in (x, weight), so each of its derivatives is a linear map, and the three
+maps below are the whole family:
+
+    conv2d(x, w)            = y
+    conv_transpose2d(y, w)  = the adjoint in x:  <conv2d(x, w), y> = <x, conv_transpose2d(y, w)>
+    conv2d_weight(x, y)     = the adjoint in w:  <conv2d(x, w), y> = <w, conv2d_weight(x, y)>
+
+and the derivatives of each are again the three (DESIGN.md: "conv closes on itself"):
+
+    conv2d(x, w):            dx = conv_transpose2d(gy, w)    dw = conv2d_weight(x, gy)
+    conv_transpose2d(y, w):  dy = conv2d(gx, w)              dw = conv2d_weight(gx, y)
+    conv2d_weight(x, y):     dx = conv_transpose2d(y, gw)    dy = conv2d(x, gw)
+
+so gradients of any order (a gradient penalty through a conv critic) stay convolutions.
+
+The array code is im2col + one GEMM per group. im2col lays the receptive fields out as a
+matrix  cols: (C*kh*kw, N*Ho*Wo),  row (c, p, q), column (n, i, j); then
+
+    y        = W @ cols               W: (g, O/g, C/g*kh*kw)      -> (g, O/g, N*Ho*Wo)
+    cols'    = W^T @ gy               and col2im adds each entry back onto its pixel
+    gw       = gy @ cols^T
+
+``im2col``/``col2im`` come in two implementations: ``numpy`` (the reference below, strided
+views and slice-adds) and ``cpp`` (csrc/cpu/im2col.cpp, OpenMP); the GEMMs stay in
+NumPy's BLAS. The registry (``minigan.backend``) picks one per device, and
+``use_implementation("conv2d", "numpy")`` forces the reference.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from minigan import extension
+from minigan.autograd import Function
+from minigan.backend import device_of, implementation, register, xp
+from minigan.ops.common import IntPair, int_pair
+from minigan.ops.shape import pad as pad_tensor
+from minigan.tensor import Tensor
+
+@dataclass(frozen=True)
+class Geometry:
+    """Stride, zero padding, dilation (each (h, w)) and groups of a convolution."""
+
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Ho = floor((H + 2 p - d (k - 1) - 1) / s) + 1."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+# --------------------------------------------------------------------------------------
+# im2col / col2im: the reference (strided views) and the C++ kernels
+# --------------------------------------------------------------------------------------
+
+def im2col_numpy(x: Any, kernel: tuple[int, int], geo: Geometry, out_hw: tuple[int, int]
+                 ) -> Any:
+    """cols[(c, p, q), (n, i, j)] = x_padded[n, c, i*sh + p*dh, j*sw + q*dw].
+
+    x: (N, C, H, W) -> padded (N, C, H + 2ph, W + 2pw) -> a strided *view* of shape
+    (N, C, kh, kw, Ho, Wo) (no copy) -> one copy into (C*kh*kw, N*Ho*Wo).
+    """
+    mod = xp(x)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, geo.stride, geo.padding, geo.dilation
+    n, c = x.shape[:2]
+    ho, wo = out_hw
+    padded = mod.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    s_n, s_c, s_h, s_w = padded.strides
+    windows = mod.lib.stride_tricks.as_strided(
+        padded, (n, c, kh, kw, ho, wo), (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw))
+    return windows.transpose(1, 2, 3, 0, 4, 5).reshape(c * kh * kw, n * ho * wo)
+
+
+def col2im_numpy(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], geo: Geometry,
+                 out_hw: tuple[int, int]) -> Any:
+    """The adjoint of im2col: image[n, c, h, w] = sum of the cols entries read from it.
+
+    cols: (C*kh*kw, N*Ho*Wo) -> (C, kh, kw, N, Ho, Wo); for each tap (p, q) one strided
+    slice-add into the padded image (N, C, H + 2ph, W + 2pw); then the padding is cut off.
+    """
+    mod = xp(cols)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, geo.stride, geo.padding, geo.dilation
+    n, c, h, w = shape
+    ho, wo = out_hw
+    taps = cols.reshape(c, kh, kw, n, ho, wo)
+    padded = mod.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            rows = slice(p * dh, p * dh + sh * (ho - 1) + 1, sh)
+            columns = slice(q * dw, q * dw + sw * (wo - 1) + 1, sw)
+            padded[:, :, rows, columns] += taps[:, p, q].transpose(1, 0, 2, 3)
+    return mod.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
+
+
+def _c_arguments(kernel: tuple[int, int], geo: Geometry, out_hw: tuple[int, int]) -> tuple:
+    return (*kernel, *geo.stride, *geo.padding, *geo.dilation, *out_hw)
+
+
+def im2col_cpp(x: Any, kernel: tuple[int, int], geo: Geometry, out_hw: tuple[int, int]
+               ) -> Any:
+    """csrc/cpu/im2col.cpp: the same matrix, written by OpenMP threads row by row."""
+    n, c = x.shape[:2]
+    cols = np.empty((c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1]), x.dtype)
+    extension.C.im2col(np.ascontiguousarray(x), cols, *_c_arguments(kernel, geo, out_hw))
+    return cols
+
+
+def col2im_cpp(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], geo: Geometry,
+               out_hw: tuple[int, int]) -> Any:
+    """csrc/cpu/im2col.cpp: each OpenMP thread owns whole (n, c) planes of the image."""
+    image = np.empty(shape, cols.dtype)
+    extension.C.col2im(np.ascontiguousarray(cols), image, *_c_arguments(kernel, geo, out_hw))
+    return image
+
+
+# --------------------------------------------------------------------------------------
+# The three array functions: im2col/col2im around one GEMM per group
+# --------------------------------------------------------------------------------------
+
+Im2col = Callable[[Any, tuple[int, int], Geometry, tuple[int, int]], Any]
+Col2im = Callable[[Any, tuple[int, ...], tuple[int, int], Geometry, tuple[int, int]], Any]
+
+
+def _by_group(image: Any, groups: int) -> Any:
+    """(N, C, H, W) -> (g, C/g, N*H*W): channels first, as the GEMMs want them."""
+    n, c, h, w = image.shape
+    return image.transpose(1, 0, 2, 3).reshape(groups, c // groups, n * h * w)
+
+
+def conv2d_array(x: Any, w: Any, geo: Geometry, out_hw: tuple[int, int],
+                 im2col: Im2col) -> Any:
+    """y = W @ im2col(x).   x: (N, C, H, W), w: (O, C/g, kh, kw) -> y: (N, O, Ho, Wo)"""
+    n = x.shape[0]
+    o, _, kh, kw = w.shape
+    g = geo.groups
+    cols = im2col(x, (kh, kw), geo, out_hw)                       # (C*kh*kw, N*Ho*Wo)
+    y = xp(x).matmul(w.reshape(g, o // g, -1), cols.reshape(g, -1, cols.shape[1]))
+    return xp(x).ascontiguousarray(                                 # (g, O/g, N*L) ->
+        y.reshape(o, n, *out_hw).transpose(1, 0, 2, 3))            # (N, O, Ho, Wo)
+
+
+def conv_transpose2d_array(y: Any, w: Any, geo: Geometry, out_hw: tuple[int, int],
+                           col2im: Col2im) -> Any:
+    """x = col2im(W^T @ y).   y: (N, O, Ho, Wo), w: (O, C/g, kh, kw) -> (N, C, *out_hw)"""
+    n = y.shape[0]
+    o, c_per_group, kh, kw = w.shape
+    g = geo.groups
+    weight_t = w.reshape(g, o // g, -1).transpose(0, 2, 1)       # (g, C/g*kh*kw, O/g)
+    cols = xp(y).matmul(weight_t, _by_group(y, g))                # (g, C/g*kh*kw, N*L)
+    return col2im(cols.reshape(-1, cols.shape[2]), (n, c_per_group * g, *out_hw), (kh, kw),
+                  geo, y.shape[2:])
+
+
+def conv2d_weight_array(x: Any, gy: Any, geo: Geometry, kernel: tuple[int, int],
+                        im2col: Im2col) -> Any:
+    """gw = gy @ im2col(x)^T.   x: (N, C, H, W), gy: (N, O, Ho, Wo) -> (O, C/g, kh, kw)"""
+    o = gy.shape[1]
+    g = geo.groups
+    cols = im2col(x, kernel, geo, gy.shape[2:])                   # (C*kh*kw, N*Ho*Wo)
+    cols = cols.reshape(g, -1, cols.shape[1]).transpose(0, 2, 1)  # (g, N*L, C/g*kh*kw)
+    gw = xp(x).matmul(_by_group(gy, g), cols)                     # (g, O/g, C/g*kh*kw)
+    return gw.reshape(o, x.shape[1] // g, *kernel)
+
+
+def _register(name: str, function: Callable, numpy_kernel: Callable, cpp_kernel: Callable
+              ) -> None:
+    register(name, "numpy", ("cpu", "cuda"))(
+        lambda *args: function(*args, numpy_kernel))
+    register(name, "cpp", ("cpu",), extension.why_unavailable)(
+        lambda *args: function(*args, cpp_kernel))
+
+
+_register("conv2d", conv2d_array, im2col_numpy, im2col_cpp)
+_register("conv_transpose2d", conv_transpose2d_array, col2im_numpy, col2im_cpp)
+_register("conv2d_weight", conv2d_weight_array, im2col_numpy, im2col_cpp)
+
+
+def _run(op: str, first: Any, *args: Any) -> Any:
+    return implementation(op, device_of(first).type).fn(first, *args)
+
+
+# --------------------------------------------------------------------------------------
+# The ops
+# --------------------------------------------------------------------------------------
+
+class Conv2d(Function):
+    """y = conv2d(x, w);  dx = conv_transpose2d(gy, w),  dw = conv2d_weight(x, gy)."""
+
+    def forward(ctx, x, w, geometry, out_hw):
+        ctx.geometry = geometry
+        return _run("conv2d", x, w, geometry, out_hw)
+
+    def backward(ctx, gy):
+        x, w = ctx.inputs
+        geo = ctx.geometry
+        return (ConvTranspose2d.apply(gy, w, geometry=geo, out_hw=x.shape[2:])
+                if ctx.needs_input_grad[0] else None,
+                Conv2dWeight.apply(x, gy, geometry=geo, kernel=w.shape[2:])
+                if ctx.needs_input_grad[1] else None)
+
+
+class ConvTranspose2d(Function):
+    """x = conv_transpose2d(y, w);  dy = conv2d(gx, w),  dw = conv2d_weight(gx, y)."""
+
+    def forward(ctx, y, w, geometry, out_hw):
+        ctx.geometry = geometry
+        return _run("conv_transpose2d", y, w, geometry, tuple(out_hw))
+
+    def backward(ctx, gx):
+        y, w = ctx.inputs
+        geo = ctx.geometry
+        return (Conv2d.apply(gx, w, geometry=geo, out_hw=y.shape[2:])
+                if ctx.needs_input_grad[0] else None,
+                Conv2dWeight.apply(gx, y, geometry=geo, kernel=w.shape[2:])
+                if ctx.needs_input_grad[1] else None)
+
+
+class Conv2dWeight(Function):
+    """gw = conv2d_weight(x, gy);  dx = conv_transpose2d(gy, ggw),  dgy = conv2d(x, ggw)."""
+
+    def forward(ctx, x, gy, geometry, kernel):
+        ctx.geometry = geometry
+        return _run("conv2d_weight", x, gy, geometry, tuple(kernel))
+
+    def backward(ctx, ggw):
+        x, gy = ctx.inputs
+        geo = ctx.geometry
+        return (ConvTranspose2d.apply(gy, ggw, geometry=geo, out_hw=x.shape[2:])
+                if ctx.needs_input_grad[0] else None,
+                Conv2d.apply(x, ggw, geometry=geo, out_hw=gy.shape[2:])
+                if ctx.needs_input_grad[1] else None)
+
+
+# --------------------------------------------------------------------------------------
+# Public functions: PyTorch's signatures, argument checks
+# --------------------------------------------------------------------------------------
+
+def _check_operands(op: str, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    for name, t in (("input", x), ("weight", weight)):
+        if t.ndim != 4:
+            raise ValueError(f"{op}: {name} must be 4-D, got shape {t.shape}")
+        if t.dtype.kind != "f":
+            raise TypeError(f"{op}: {name} must be floating-point, got {t.dtype}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{op}: input is {x.dtype} but weight is {weight.dtype}")
+
+
+def _check_bias(op: str, bias: Tensor | None, channels: int) -> None:
+    if bias is not None and bias.shape != (channels,):
+        raise ValueError(f"{op}: bias must have shape ({channels},), got {bias.shape}")
+
+
+def _add_bias(y: Tensor, bias: Tensor | None) -> Tensor:
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
+           padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch).
+
+    input: (N, C, H, W); weight: (O, C/groups, kh, kw); bias: (O,) -> (N, O, Ho, Wo) with
+    Ho = floor((H + 2 padding - dilation (kh - 1) - 1) / stride) + 1. ``padding`` may be
+    ``"valid"`` (0) or ``"same"`` (stride 1; output H x W; an odd total goes one more to
+    the bottom/right, as in PyTorch).
+    """
+    op = "conv2d"
+    _check_operands(op, input, weight, bias)
+    n, c, h, w = input.shape
+    o, c_per_group, kh, kw = weight.shape
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if c % groups or o % groups:
+        raise ValueError(f"{op}: groups={groups} must divide both the input channels ({c}) "
+                         f"and the output channels ({o}); input {input.shape}, weight "
+                         f"{weight.shape}")
+    if c_per_group * groups != c:
+        raise ValueError(f"{op}: input has {c} channels but weight {weight.shape} expects "
+                         f"{c_per_group} x groups={groups} = {c_per_group * groups}")
+    _check_bias(op, bias, o)
+    stride_hw = int_pair(op, "stride", stride, 1)
+    dilation_hw = int_pair(op, "dilation", dilation, 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding_hw = (0, 0)
+        elif padding == "same":
+            if stride_hw != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got {stride}")
+            total = (dilation_hw[0] * (kh - 1), dilation_hw[1] * (kw - 1))
+            padding_hw = (total[0] // 2, total[1] // 2)
+            extra = (total[0] % 2, total[1] % 2)
+            if any(extra):
+                input = pad_tensor(input, (0, extra[1], 0, extra[0]))
+                h, w = h + extra[0], w + extra[1]
+        else:
+            raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got "
+                             f"{padding!r}")
+    else:
+        padding_hw = int_pair(op, "padding", padding, 0)
+    out_hw = tuple(output_size(size, k, s, p, d) for size, k, s, p, d in zip(
+        (h, w), (kh, kw), stride_hw, padding_hw, dilation_hw))
+    if min(out_hw) < 1:
+        raise ValueError(f"{op}: kernel {(kh, kw)} with dilation {dilation_hw} is larger than "
+                         f"the padded input {(h + 2 * padding_hw[0], w + 2 * padding_hw[1])} "
+                         f"(input {input.shape}, padding {padding_hw})")
+    geo = Geometry(stride_hw, padding_hw, dilation_hw, int(groups))
+    return _add_bias(Conv2d.apply(input, weight, geometry=geo, out_hw=out_hw), bias)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
+                     groups: int = 1, dilation: IntPair = 1) -> Tensor:
+    """Transposed convolution: the adjoint of ``conv2d`` in its input.
+
+    input: (N, C_in, H, W); weight: (C_in, C_out/groups, kh, kw) (PyTorch's layout: the
+    same tensor as the weight of the conv2d it inverts); bias: (C_out,) ->
+    (N, C_out, Ho, Wo), Ho = (H - 1) stride - 2 padding + dilation (kh - 1)
+    + output_padding + 1. ``output_padding`` (smaller than stride or dilation) picks
+    among the input sizes that a strided conv2d maps to the same output size.
+    """
+    op = "conv_transpose2d"
+    _check_operands(op, input, weight, bias)
+    n, c, h, w = input.shape
+    c_in, c_out_per_group, kh, kw = weight.shape
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if c != c_in:
+        raise ValueError(f"{op}: input has {c} channels but weight {weight.shape} expects "
+                         f"{c_in} (weight layout: (C_in, C_out/groups, kh, kw))")
+    if c_in % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the input channels ({c_in}); "
+                         f"input {input.shape}, weight {weight.shape}")
+    _check_bias(op, bias, c_out_per_group * groups)
+    stride_hw = int_pair(op, "stride", stride, 1)
+    dilation_hw = int_pair(op, "dilation", dilation, 1)
+    padding_hw = int_pair(op, "padding", padding, 0)
+    extra_hw = int_pair(op, "output_padding", output_padding, 0)
+    for extra, s, d in zip(extra_hw, stride_hw, dilation_hw):
+        if extra >= s and extra >= d:
+            raise ValueError(f"{op}: output_padding {extra_hw} must be smaller than either "
+                             f"stride {stride_hw} or dilation {dilation_hw}")
+    out_hw = tuple((size - 1) * s - 2 * p + d * (k - 1) + e + 1 for size, s, p, d, k, e in zip(
+        (h, w), stride_hw, padding_hw, dilation_hw, (kh, kw), extra_hw))
+    if min(out_hw) < 1:
+        raise ValueError(f"{op}: padding {padding_hw} leaves an empty output {out_hw} for "
+                         f"input {input.shape} and weight {weight.shape}")
+    geo = Geometry(stride_hw, padding_hw, dilation_hw, int(groups))
+    return _add_bias(ConvTranspose2d.apply(input, weight, geometry=geo, out_hw=out_hw), bias)
+
+
+def conv2d_weight(input: Tensor, weight_size: tuple[int, ...], grad_output: Tensor,
+                  stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
+                  groups: int = 1) -> Tensor:
+    """The gradient of conv2d with respect to its weight (``torch.nn.grad.conv2d_weight``).
+
+    input: (N, C, H, W); grad_output: (N, O, Ho, Wo) -> (O, C/groups, kh, kw) =
+    ``weight_size``. Differentiable in both arguments.
+    """
+    op = "conv2d_weight"
+    o, c_per_group, kh, kw = (int(v) for v in weight_size)
+    _check_operands(op, input, grad_output, None)
+    n, c, h, w = input.shape
+    if c_per_group * groups != c or o % groups or grad_output.shape[:2] != (n, o):
+        raise ValueError(f"{op}: input {input.shape}, weight size {tuple(weight_size)} and "
+                         f"grad_output {grad_output.shape} do not fit with groups={groups}")
+    stride_hw = int_pair(op, "stride", stride, 1)
+    dilation_hw = int_pair(op, "dilation", dilation, 1)
+    padding_hw = int_pair(op, "padding", padding, 0)
+    natural = tuple(output_size(size, k, s, p, d) for size, k, s, p, d in zip(
+        (h, w), (kh, kw), stride_hw, padding_hw, dilation_hw))
+    if grad_output.shape[2:] != natural:
+        raise ValueError(f"{op}: grad_output {grad_output.shape} should have spatial size "
+                         f"{natural} for input {input.shape} and weight size "
+                         f"{tuple(weight_size)}")
+    geo = Geometry(stride_hw, padding_hw, dilation_hw, int(groups))
+    return Conv2dWeight.apply(input, grad_output, geometry=geo, kernel=(kh, kw))
