@@ -10,13 +10,22 @@ is minigan's forward+backward rate as a share of this machine's float32 GEMM rat
 measured here on a 2048^3 product: the ceiling for any im2col convolution. The two
 frameworks are timed in alternating blocks of calls (see ``timed``).
 
+Peak memory: one DCGAN critic step (four convs with leaky ReLU, BCE on a real and a fake
+batch of 64, backward) in a fresh process per framework, after one warm-up step; a thread
+samples the resident set every millisecond and the peak above the pre-step level is shown
+(glibc's mmap threshold is fixed at 64 KiB so that freed memory leaves the resident set).
+
     python bench/conv_cpu.py [--repeats 5] [--rounds 3] [--impl cpp|numpy]
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
+import subprocess
+import sys
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -122,7 +131,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per block")
     parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
     parser.add_argument("--impl", default=None, help="force an implementation (cpp, numpy)")
+    parser.add_argument("--memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_of:
+        print(critic_step_memory(args.memory_of))
+        return
     try:
         import torch
         peer = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
@@ -157,6 +170,82 @@ def main() -> None:
 
         print(f"{layer['name']:<24}{fmt(mg_fwd)}{fmt(pt_fwd)}{ratio(mg_fwd, pt_fwd)}"
               f"{fmt(mg_both)}{fmt(pt_both)}{ratio(mg_both, pt_both)}{100 * share:>9.0f}%")
+    memory_table(["minigan"] + (["pytorch"] if torch is not None else []))
+
+
+CRITIC = [(3, 64, 2, 1), (64, 128, 2, 1), (128, 256, 2, 1), (256, 1, 1, 0)]  # c, o, s, p
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_during(step: Callable[[], None]) -> int:
+    """Peak resident bytes above the starting level while ``step`` runs (1 ms sampling)."""
+    start, peak, done = _resident_bytes(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _resident_bytes())
+            time.sleep(0.001)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    step()
+    done.set()
+    sampler.join()
+    return max(peak[0], _resident_bytes()) - start
+
+
+def critic_step_memory(framework: str) -> int:
+    """Peak extra bytes of one DCGAN critic step in ``framework`` (run in its own process)."""
+    rng = np.random.default_rng(0)
+    shapes = [(o, c, 4, 4) for c, o, _, _ in CRITIC]
+    weights = [(rng.standard_normal(s) * 0.02).astype(np.float32) for s in shapes]
+    real, fake = (rng.standard_normal((64, 3, 32, 32)).astype(np.float32) for _ in range(2))
+    if framework == "minigan":
+        params = [mg.tensor(w, requires_grad=True) for w in weights]
+        images = [mg.tensor(real), mg.tensor(fake)]
+        targets = [mg.ones(64, 1, 1, 1), mg.zeros(64, 1, 1, 1)]
+        conv, act, loss_fn = F.conv2d, F.leaky_relu, F.binary_cross_entropy_with_logits
+    else:
+        import torch
+        params = [torch.tensor(w, requires_grad=True) for w in weights]
+        images = [torch.tensor(real), torch.tensor(fake)]
+        targets = [torch.ones(64, 1, 1, 1), torch.zeros(64, 1, 1, 1)]
+        fn = torch.nn.functional
+        conv, act, loss_fn = fn.conv2d, fn.leaky_relu, fn.binary_cross_entropy_with_logits
+
+    def step() -> None:
+        loss = 0
+        for x, t in zip(images, targets):
+            for (_, _, s, p), w in zip(CRITIC, params):
+                x = conv(x, w, stride=s, padding=p)
+                if w is not params[-1]:
+                    x = act(x, 0.2)
+            loss = loss + loss_fn(x, t)
+        loss.backward()
+        for w in params:
+            w.grad = None
+
+    step()
+    return _peak_during(step)
+
+
+def memory_table(frameworks: list[str]) -> None:
+    print("\nPeak memory of a DCGAN critic step above the pre-step level (MiB)")
+    results = {}
+    # A fixed mmap threshold makes glibc return every freed block of 64 KiB or more to the
+    # system at once, so the resident set follows live memory in both frameworks alike.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    for name in frameworks:
+        out = subprocess.run([sys.executable, __file__, "--memory-of", name], env=env,
+                             capture_output=True, text=True, check=True).stdout
+        results[name] = int(out.strip().splitlines()[-1]) / 2 ** 20
+    for name, mib in results.items():
+        ratio = f"  ratio {mib / results['pytorch']:.2f}" if "pytorch" in results else ""
+        print(f"  {name:<8}{mib:>8.1f}{ratio if name == 'minigan' else ''}")
 
 
 @contextlib.contextmanager

@@ -36,12 +36,12 @@ void im2col(const T* x, T* cols, const ConvGeometry& g) {
           std::fill(out, out + g.wo, T(0));
           continue;
         }
-        const T* line = src + h * g.w + w_off;
+        const T* line = src + h * g.w;  // input column of output j: j * sw + w_off
         std::fill(out, out + j_lo, T(0));
         if (g.sw == 1) {
-          std::memcpy(out + j_lo, line + j_lo, (j_hi - j_lo) * sizeof(T));
+          std::memcpy(out + j_lo, line + j_lo + w_off, (j_hi - j_lo) * sizeof(T));
         } else {
-          for (int64_t j = j_lo; j < j_hi; ++j) out[j] = line[j * g.sw];
+          for (int64_t j = j_lo; j < j_hi; ++j) out[j] = line[j * g.sw + w_off];
         }
         std::fill(out + j_hi, out + g.wo, T(0));
       }
@@ -71,12 +71,12 @@ void col2im(const T* cols, T* out, const ConvGeometry& g) {
         for (int64_t i = 0; i < g.ho; ++i) {
           const int64_t h = i * g.sh - g.ph + p * g.dh;
           if (h < 0 || h >= g.h) continue;
-          T* line = dst + h * g.w + w_off;
+          T* line = dst + h * g.w;  // input column of output j: j * sw + w_off
           const T* row = src + i * g.wo;
-          if (g.sw == 1) {
-            for (int64_t j = j_lo; j < j_hi; ++j) line[j] += row[j];
+          if (g.sw == 1) {  // unit stride: the compiler vectorises this loop
+            for (int64_t j = j_lo; j < j_hi; ++j) line[j + w_off] += row[j];
           } else {
-            for (int64_t j = j_lo; j < j_hi; ++j) line[j * g.sw] += row[j];
+            for (int64_t j = j_lo; j < j_hi; ++j) line[j * g.sw + w_off] += row[j];
           }
         }
       }

@@ -85,10 +85,15 @@ def normalize_dims(op: str, dim: int | Sequence[int] | None, ndim: int) -> tuple
 IntPair = int | tuple[int, int]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def int_pair(op: str, name: str, value: IntPair, minimum: int) -> tuple[int, int]:
     """(h, w) from an int or a pair of ints, each at least ``minimum`` (0 or 1)."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+    pair = (value, value) if _is_int(value) else (
+        tuple(value) if isinstance(value, (tuple, list)) else None)
+    if pair is None or len(pair) != 2 or not all(_is_int(v) for v in pair):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     if min(pair) < minimum:
         kind = "positive" if minimum == 1 else "non-negative"

@@ -106,13 +106,21 @@ def col2im_numpy(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], geo
     return mod.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
 
+_CPP_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _c_arguments(kernel: tuple[int, int], geo: Geometry, out_hw: tuple[int, int]) -> tuple:
     return (*kernel, *geo.stride, *geo.padding, *geo.dilation, *out_hw)
 
 
 def im2col_cpp(x: Any, kernel: tuple[int, int], geo: Geometry, out_hw: tuple[int, int]
                ) -> Any:
-    """csrc/cpu/im2col.cpp: the same matrix, written by OpenMP threads row by row."""
+    """csrc/cpu/im2col.cpp: the same matrix, written by OpenMP threads row by row.
+
+    The kernels exist for float32 and float64; other floating dtypes (float16) take the
+    reference, so the default (C++) choice never rejects a dtype that conv2d accepts."""
+    if x.dtype not in _CPP_DTYPES:
+        return im2col_numpy(x, kernel, geo, out_hw)
     n, c = x.shape[:2]
     cols = np.empty((c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1]), x.dtype)
     extension.C.im2col(np.ascontiguousarray(x), cols, *_c_arguments(kernel, geo, out_hw))
@@ -122,6 +130,8 @@ def im2col_cpp(x: Any, kernel: tuple[int, int], geo: Geometry, out_hw: tuple[int
 def col2im_cpp(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], geo: Geometry,
                out_hw: tuple[int, int]) -> Any:
     """csrc/cpu/im2col.cpp: each OpenMP thread owns whole (n, c) planes of the image."""
+    if cols.dtype not in _CPP_DTYPES:
+        return col2im_numpy(cols, shape, kernel, geo, out_hw)
     image = np.empty(shape, cols.dtype)
     extension.C.col2im(np.ascontiguousarray(cols), image, *_c_arguments(kernel, geo, out_hw))
     return image
@@ -148,7 +158,9 @@ def conv2d_array(x: Any, w: Any, geo: Geometry, out_hw: tuple[int, int],
     o, _, kh, kw = w.shape
     g = geo.groups
     cols = im2col(x, (kh, kw), geo, out_hw)                       # (C*kh*kw, N*Ho*Wo)
-    y = xp(x).matmul(w.reshape(g, o // g, -1), cols.reshape(g, -1, cols.shape[1]))
+    # explicit sizes, no -1: an empty batch (or channel count) must still reshape
+    y = xp(x).matmul(w.reshape(g, o // g, w.shape[1] * kh * kw),
+                     cols.reshape(g, cols.shape[0] // g, cols.shape[1]))
     return xp(x).ascontiguousarray(                                 # (g, O/g, N*L) ->
         y.reshape(o, n, *out_hw).transpose(1, 0, 2, 3))            # (N, O, Ho, Wo)
 
@@ -159,10 +171,11 @@ def conv_transpose2d_array(y: Any, w: Any, geo: Geometry, out_hw: tuple[int, int
     n = y.shape[0]
     o, c_per_group, kh, kw = w.shape
     g = geo.groups
-    weight_t = w.reshape(g, o // g, -1).transpose(0, 2, 1)       # (g, C/g*kh*kw, O/g)
+    k = c_per_group * kh * kw
+    weight_t = w.reshape(g, o // g, k).transpose(0, 2, 1)        # (g, C/g*kh*kw, O/g)
     cols = xp(y).matmul(weight_t, _by_group(y, g))                # (g, C/g*kh*kw, N*L)
-    return col2im(cols.reshape(-1, cols.shape[2]), (n, c_per_group * g, *out_hw), (kh, kw),
-                  geo, y.shape[2:])
+    return col2im(cols.reshape(g * cols.shape[1], cols.shape[2]),
+                  (n, c_per_group * g, *out_hw), (kh, kw), geo, y.shape[2:])
 
 
 def conv2d_weight_array(x: Any, gy: Any, geo: Geometry, kernel: tuple[int, int],
@@ -171,7 +184,8 @@ def conv2d_weight_array(x: Any, gy: Any, geo: Geometry, kernel: tuple[int, int],
     o = gy.shape[1]
     g = geo.groups
     cols = im2col(x, kernel, geo, gy.shape[2:])                   # (C*kh*kw, N*Ho*Wo)
-    cols = cols.reshape(g, -1, cols.shape[1]).transpose(0, 2, 1)  # (g, N*L, C/g*kh*kw)
+    cols = cols.reshape(g, cols.shape[0] // g, cols.shape[1])     # no -1: N may be 0
+    cols = cols.transpose(0, 2, 1)                                # (g, N*L, C/g*kh*kw)
     gw = xp(x).matmul(_by_group(gy, g), cols)                     # (g, O/g, C/g*kh*kw)
     return gw.reshape(o, x.shape[1] // g, *kernel)
 
@@ -249,19 +263,49 @@ class Conv2dWeight(Function):
 # Public functions: PyTorch's signatures, argument checks
 # --------------------------------------------------------------------------------------
 
-def _check_operands(op: str, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
-    for name, t in (("input", x), ("weight", weight)):
+def _shapes(first: Tensor, second: Tensor, names: tuple[str, str] = ("input", "weight")
+            ) -> str:
+    return f"{names[0]} {first.shape}, {names[1]} {second.shape}"
+
+
+def _check_operands(op: str, x: Tensor, weight: Tensor,
+                    names: tuple[str, str] = ("input", "weight")) -> None:
+    """4-D floating-point operands of one dtype; the error names the op and both shapes."""
+    shapes = _shapes(x, weight, names)
+    for name, t in zip(names, (x, weight)):
         if t.ndim != 4:
-            raise ValueError(f"{op}: {name} must be 4-D, got shape {t.shape}")
+            raise ValueError(f"{op}: {name} must be 4-D, got shape {t.shape} ({shapes})")
         if t.dtype.kind != "f":
-            raise TypeError(f"{op}: {name} must be floating-point, got {t.dtype}")
+            raise TypeError(f"{op}: {name} must be floating-point, got {t.dtype} ({shapes})")
     if x.dtype != weight.dtype:
-        raise TypeError(f"{op}: input is {x.dtype} but weight is {weight.dtype}")
+        raise TypeError(f"{op}: {names[0]} is {x.dtype} but {names[1]} is {weight.dtype} "
+                        f"({shapes})")
 
 
-def _check_bias(op: str, bias: Tensor | None, channels: int) -> None:
-    if bias is not None and bias.shape != (channels,):
-        raise ValueError(f"{op}: bias must have shape ({channels},), got {bias.shape}")
+def _check_bias(op: str, bias: Tensor | None, channels: int, x: Tensor, weight: Tensor
+                ) -> None:
+    if bias is None:
+        return
+    if bias.shape != (channels,):
+        raise ValueError(f"{op}: bias must have shape ({channels},), got {bias.shape} "
+                         f"({_shapes(x, weight)})")
+    if bias.dtype != x.dtype:
+        raise TypeError(f"{op}: bias is {bias.dtype} but input is {x.dtype} "
+                        f"({_shapes(x, weight)})")
+
+
+def _check_groups(op: str, groups: Any, shapes: str) -> None:
+    if (not isinstance(groups, (int, np.integer)) or isinstance(groups, bool)
+            or groups < 1):
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r} ({shapes})")
+
+
+def _pair(op: str, name: str, value: Any, minimum: int, shapes: str) -> tuple[int, int]:
+    """``int_pair`` whose errors also name the operands' shapes."""
+    try:
+        return int_pair(op, name, value, minimum)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{err} ({shapes})") from None
 
 
 def _add_bias(y: Tensor, bias: Tensor | None) -> Tensor:
@@ -278,27 +322,28 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
     the bottom/right, as in PyTorch).
     """
     op = "conv2d"
-    _check_operands(op, input, weight, bias)
+    _check_operands(op, input, weight)
+    shapes = _shapes(input, weight)
     n, c, h, w = input.shape
     o, c_per_group, kh, kw = weight.shape
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    _check_groups(op, groups, shapes)
     if c % groups or o % groups:
         raise ValueError(f"{op}: groups={groups} must divide both the input channels ({c}) "
-                         f"and the output channels ({o}); input {input.shape}, weight "
-                         f"{weight.shape}")
+                         f"and the output channels ({o}) ({shapes})")
     if c_per_group * groups != c:
-        raise ValueError(f"{op}: input has {c} channels but weight {weight.shape} expects "
-                         f"{c_per_group} x groups={groups} = {c_per_group * groups}")
-    _check_bias(op, bias, o)
-    stride_hw = int_pair(op, "stride", stride, 1)
-    dilation_hw = int_pair(op, "dilation", dilation, 1)
+        raise ValueError(f"{op}: input has {c} channels but the weight expects C/groups x "
+                         f"groups = {c_per_group} x {groups} = {c_per_group * groups} "
+                         f"({shapes})")
+    _check_bias(op, bias, o, input, weight)
+    stride_hw = _pair(op, "stride", stride, 1, shapes)
+    dilation_hw = _pair(op, "dilation", dilation, 1, shapes)
     if isinstance(padding, str):
         if padding == "valid":
             padding_hw = (0, 0)
         elif padding == "same":
             if stride_hw != (1, 1):
-                raise ValueError(f"{op}: padding='same' needs stride 1, got {stride}")
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride!r} "
+                                 f"({shapes})")
             total = (dilation_hw[0] * (kh - 1), dilation_hw[1] * (kw - 1))
             padding_hw = (total[0] // 2, total[1] // 2)
             extra = (total[0] % 2, total[1] % 2)
@@ -307,15 +352,15 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
                 h, w = h + extra[0], w + extra[1]
         else:
             raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got "
-                             f"{padding!r}")
+                             f"{padding!r} ({shapes})")
     else:
-        padding_hw = int_pair(op, "padding", padding, 0)
+        padding_hw = _pair(op, "padding", padding, 0, shapes)
     out_hw = tuple(output_size(size, k, s, p, d) for size, k, s, p, d in zip(
         (h, w), (kh, kw), stride_hw, padding_hw, dilation_hw))
     if min(out_hw) < 1:
         raise ValueError(f"{op}: kernel {(kh, kw)} with dilation {dilation_hw} is larger than "
                          f"the padded input {(h + 2 * padding_hw[0], w + 2 * padding_hw[1])} "
-                         f"(input {input.shape}, padding {padding_hw})")
+                         f"(padding {padding_hw}; {shapes})")
     geo = Geometry(stride_hw, padding_hw, dilation_hw, int(groups))
     return _add_bias(Conv2d.apply(input, weight, geometry=geo, out_hw=out_hw), bias)
 
@@ -332,31 +377,32 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
     among the input sizes that a strided conv2d maps to the same output size.
     """
     op = "conv_transpose2d"
-    _check_operands(op, input, weight, bias)
+    _check_operands(op, input, weight)
+    shapes = _shapes(input, weight)
     n, c, h, w = input.shape
     c_in, c_out_per_group, kh, kw = weight.shape
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    _check_groups(op, groups, shapes)
     if c != c_in:
-        raise ValueError(f"{op}: input has {c} channels but weight {weight.shape} expects "
-                         f"{c_in} (weight layout: (C_in, C_out/groups, kh, kw))")
+        raise ValueError(f"{op}: input has {c} channels but the weight expects {c_in} "
+                         f"(weight layout: (C_in, C_out/groups, kh, kw); {shapes})")
     if c_in % groups:
-        raise ValueError(f"{op}: groups={groups} must divide the input channels ({c_in}); "
-                         f"input {input.shape}, weight {weight.shape}")
-    _check_bias(op, bias, c_out_per_group * groups)
-    stride_hw = int_pair(op, "stride", stride, 1)
-    dilation_hw = int_pair(op, "dilation", dilation, 1)
-    padding_hw = int_pair(op, "padding", padding, 0)
-    extra_hw = int_pair(op, "output_padding", output_padding, 0)
+        raise ValueError(f"{op}: groups={groups} must divide the input channels ({c_in}) "
+                         f"({shapes})")
+    _check_bias(op, bias, c_out_per_group * groups, input, weight)
+    stride_hw = _pair(op, "stride", stride, 1, shapes)
+    dilation_hw = _pair(op, "dilation", dilation, 1, shapes)
+    padding_hw = _pair(op, "padding", padding, 0, shapes)
+    extra_hw = _pair(op, "output_padding", output_padding, 0, shapes)
     for extra, s, d in zip(extra_hw, stride_hw, dilation_hw):
         if extra >= s and extra >= d:
             raise ValueError(f"{op}: output_padding {extra_hw} must be smaller than either "
-                             f"stride {stride_hw} or dilation {dilation_hw}")
+                             f"stride {stride_hw} or dilation {dilation_hw} ({shapes})")
     out_hw = tuple((size - 1) * s - 2 * p + d * (k - 1) + e + 1 for size, s, p, d, k, e in zip(
         (h, w), stride_hw, padding_hw, dilation_hw, (kh, kw), extra_hw))
     if min(out_hw) < 1:
-        raise ValueError(f"{op}: padding {padding_hw} leaves an empty output {out_hw} for "
-                         f"input {input.shape} and weight {weight.shape}")
+        raise ValueError(f"{op}: padding {padding_hw} leaves an empty output {out_hw} "
+                         f"({shapes}; stride {stride_hw}, dilation {dilation_hw}, "
+                         f"output_padding {extra_hw})")
     geo = Geometry(stride_hw, padding_hw, dilation_hw, int(groups))
     return _add_bias(ConvTranspose2d.apply(input, weight, geometry=geo, out_hw=out_hw), bias)
 
@@ -370,20 +416,34 @@ def conv2d_weight(input: Tensor, weight_size: tuple[int, ...], grad_output: Tens
     ``weight_size``. Differentiable in both arguments.
     """
     op = "conv2d_weight"
+    _check_operands(op, input, grad_output, ("input", "grad_output"))
+    shapes = f"{_shapes(input, grad_output, ('input', 'grad_output'))}, weight size " \
+             f"{tuple(weight_size)}"
+    if len(weight_size) != 4 or not all(isinstance(v, (int, np.integer)) and v > 0
+                                        for v in weight_size):
+        raise ValueError(f"{op}: weight_size must be 4 positive ints (O, C/groups, kh, kw), "
+                         f"got {tuple(weight_size)} ({shapes})")
     o, c_per_group, kh, kw = (int(v) for v in weight_size)
-    _check_operands(op, input, grad_output, None)
+    _check_groups(op, groups, shapes)
     n, c, h, w = input.shape
-    if c_per_group * groups != c or o % groups or grad_output.shape[:2] != (n, o):
-        raise ValueError(f"{op}: input {input.shape}, weight size {tuple(weight_size)} and "
-                         f"grad_output {grad_output.shape} do not fit with groups={groups}")
-    stride_hw = int_pair(op, "stride", stride, 1)
-    dilation_hw = int_pair(op, "dilation", dilation, 1)
-    padding_hw = int_pair(op, "padding", padding, 0)
+    if c_per_group * groups != c or o % groups:
+        raise ValueError(f"{op}: with groups={groups}, the input channels ({c}) must equal "
+                         f"C/groups ({c_per_group}) x groups and groups must divide the output "
+                         f"channels ({o}) ({shapes})")
+    if grad_output.shape[:2] != (n, o):
+        raise ValueError(f"{op}: grad_output must have batch {n} and {o} channels ({shapes})")
+    stride_hw = _pair(op, "stride", stride, 1, shapes)
+    dilation_hw = _pair(op, "dilation", dilation, 1, shapes)
+    padding_hw = _pair(op, "padding", padding, 0, shapes)
     natural = tuple(output_size(size, k, s, p, d) for size, k, s, p, d in zip(
         (h, w), (kh, kw), stride_hw, padding_hw, dilation_hw))
+    if min(natural) < 1:
+        raise ValueError(f"{op}: kernel {(kh, kw)} with dilation {dilation_hw} is larger than "
+                         f"the padded input {(h + 2 * padding_hw[0], w + 2 * padding_hw[1])} "
+                         f"(padding {padding_hw}; {shapes})")
     if grad_output.shape[2:] != natural:
-        raise ValueError(f"{op}: grad_output {grad_output.shape} should have spatial size "
-                         f"{natural} for input {input.shape} and weight size "
-                         f"{tuple(weight_size)}")
+        raise ValueError(f"{op}: grad_output should have spatial size {natural}, got "
+                         f"{grad_output.shape[2:]} ({shapes}; stride {stride_hw}, padding "
+                         f"{padding_hw}, dilation {dilation_hw})")
     geo = Geometry(stride_hw, padding_hw, dilation_hw, int(groups))
     return Conv2dWeight.apply(input, grad_output, geometry=geo, kernel=(kh, kw))

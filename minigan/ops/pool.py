@@ -42,6 +42,12 @@ def _geometry(op: str, x: Tensor, kernel_size: IntPair, stride: IntPair | None,
         raise ValueError(f"{op}: kernel {kernel} is larger than the padded input "
                          f"{tuple(n + 2 * p for n, p in zip(x.shape[2:], pads))} "
                          f"(input {x.shape})")
+    for n, k, s, p, d, o in zip(x.shape[2:], kernel, strides, pads, dilations, out):
+        taps = np.arange(o).reshape(-1, 1) * s - p + np.arange(k) * d   # (Ho, k) positions
+        if not ((taps >= 0) & (taps < n)).any(axis=1).all():
+            raise ValueError(f"{op}: with kernel {kernel}, dilation {dilations} and padding "
+                             f"{pads}, some windows hold only padding (input {x.shape}); "
+                             "use less padding or dilation")
     return kernel, strides, pads, dilations, out
 
 
@@ -77,9 +83,11 @@ def _window_argmax(x: Any, kernel: tuple, strides: tuple, pads: tuple, dilations
                    out: tuple) -> Any:
     """For each output pixel, the flat index (h * W + w) in x of its window's maximum.
 
-    x is padded with -inf (so padding never wins), viewed as windows
-    (N, C, Ho, Wo, kh, kw) through strides, and argmax'ed over the window; the winning
-    tap (p, q) maps back to h = i*sh - ph + p*dh, w = j*sw - pw + q*dw.
+    x is padded with -inf, viewed as windows (N, C, Ho, Wo, kh, kw) through strides, and
+    each window's first tap that holds its maximum (or a NaN) *and lies inside the image*
+    wins: a padding tap ties with a real -inf, and must never be chosen (its index would
+    wrap to another pixel). The winning tap (p, q) maps back to h = i*sh - ph + p*dh,
+    w = j*sw - pw + q*dw.
     """
     mod = xp(x)
     n, c, h, w = x.shape
@@ -88,7 +96,15 @@ def _window_argmax(x: Any, kernel: tuple, strides: tuple, pads: tuple, dilations
     s_n, s_c, s_h, s_w = padded.strides
     windows = mod.lib.stride_tricks.as_strided(
         padded, (n, c, ho, wo, kh, kw), (s_n, s_c, s_h * sh, s_w * sw, s_h * dh, s_w * dw))
-    tap = windows.reshape(n, c, ho, wo, kh * kw).argmax(axis=-1)
+    windows = windows.reshape(n, c, ho, wo, kh * kw)
+    inside = mod.zeros((h + 2 * ph, w + 2 * pw), dtype=bool)
+    inside[ph:ph + h, pw:pw + w] = True
+    i_h, i_w = inside.strides
+    inside = mod.lib.stride_tricks.as_strided(
+        inside, (ho, wo, kh, kw), (i_h * sh, i_w * sw, i_h * dh, i_w * dw))
+    best = windows.max(axis=-1, keepdims=True)
+    hit = ((windows == best) | mod.isnan(windows)) & inside.reshape(ho, wo, kh * kw)
+    tap = hit.argmax(axis=-1)
     p, q = tap // kw, tap % kw
     rows = mod.arange(ho).reshape(-1, 1) * sh - ph + p * dh
     cols = mod.arange(wo) * sw - pw + q * dw

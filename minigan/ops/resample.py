@@ -42,6 +42,15 @@ def _output_size(op: str, x: Tensor, size: int | Sequence[int] | None,
     return out, (1 / factors[0], 1 / factors[1])
 
 
+def _exact_scales(x: Tensor, out: tuple[int, int], scale: tuple[float, float],
+                  ratios: tuple[int, ...]) -> tuple[float, float]:
+    """PyTorch's special cases: a dim whose output is ``ratio`` times its input (1 for
+    both modes: a copy; 2 for 'nearest': dst // 2) uses in / out, even when a
+    non-integer scale_factor (say 1.3 on 2 pixels, or 2.05 on 10) gave that size."""
+    return tuple(n / o if o in [r * n for r in ratios] else s
+                 for n, o, s in zip(x.shape[2:], out, scale))
+
+
 def _nearest(x: Tensor, out: tuple[int, int], scale: tuple[float, float]) -> Tensor:
     """PyTorch's 'nearest': source index floor(dst * scale), clipped to the input."""
     n, c, h, w = x.shape
@@ -89,8 +98,11 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
                 align_corners: bool | None = None) -> Tensor:
     """Resize (N, C, H, W) images to ``size`` or by ``scale_factor``.
 
-    mode 'nearest' (PyTorch's: source index floor(dst * in / out)) or 'bilinear'
-    (half-pixel centres; ``align_corners=True`` maps corner pixels onto each other).
+    mode 'nearest' (PyTorch's: source index floor(dst * scale)) or 'bilinear'
+    (half-pixel centres; ``align_corners=True`` maps corner pixels onto each other). As in
+    PyTorch, scale is in / out for a ``size`` and 1 / factor for a ``scale_factor``
+    (output floor(in * factor)), except that a dim whose output equals its input is a
+    copy, and, for 'nearest', one whose output is twice its input takes dst // 2.
     """
     op = "interpolate"
     _check_image(op, input)
@@ -100,9 +112,10 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
     if mode == "nearest":
         if align_corners is not None:
             raise ValueError(f"{op}: align_corners only applies to mode 'bilinear'")
-        return _nearest(input, out, scale)
+        return _nearest(input, out, _exact_scales(input, out, scale, (1, 2)))
     if mode == "bilinear":
-        return _bilinear(input, out, scale, bool(align_corners))
+        return _bilinear(input, out, _exact_scales(input, out, scale, (1,)),
+                         bool(align_corners))
     raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
 
 

@@ -64,6 +64,23 @@ CASES = {  # name: (function of tensors, input arrays)
                                                 label_smoothing=0.1), [_signed((6, 5))]),
     "gaussian_kl": (lambda m, v: F.gaussian_kl_divergence(m, v), [_signed((3, 4)),
                                                                    _signed((3, 4))]),
+    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=1, groups=2),
+               [_signed((2, 4, 7, 6)), _signed((6, 2, 3, 3)), _signed((6,))]),
+    "conv2d_same_dilated": (lambda x, w: F.conv2d(x, w, padding="same", dilation=2),
+                            [_signed((1, 3, 6, 5)), _signed((2, 3, 2, 3))]),
+    "conv_transpose2d": (lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1,
+                                                            output_padding=1, groups=2),
+                         [_signed((2, 4, 3, 4)), _signed((4, 3, 3, 3)), _signed((6,))]),
+    "conv2d_weight": (lambda x, gy: F.conv2d_weight(x, (4, 3, 3, 3), gy, stride=2, padding=1),
+                      [_signed((2, 3, 7, 6)), _signed((2, 4, 4, 3))]),
+    "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+                   [_signed((2, 3, 7, 6))]),
+    "max_pool2d": (lambda x: F.max_pool2d(x, 3, 2, 1),
+                   [rng.permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6) * 0.1]),
+    "interpolate": (lambda x: F.interpolate(x, scale_factor=1.7, mode="bilinear")
+                    + F.interpolate(x, scale_factor=1.7), [_signed((2, 3, 4, 5))]),
+    "pixel_shuffle": (lambda x: F.pixel_unshuffle(F.pixel_shuffle(x, 2) * 2, 2),
+                      [_signed((1, 8, 3, 4))]),
 }
 
 
@@ -90,7 +107,9 @@ def test_cuda_matches_cpu_values_and_gradients(name):
 
 
 @pytest.mark.parametrize("name", ["pow", "activations", "softmax", "matmul_batched",
-                                  "pad_reflect", "getitem_repeated", "norm", "bce_logits"])
+                                  "pad_reflect", "getitem_repeated", "norm", "bce_logits",
+                                  "conv2d", "conv_transpose2d", "conv2d_weight",
+                                  "max_pool2d", "interpolate"])
 def test_cuda_gradcheck_and_gradgradcheck_in_float64(name):
     fn, arrays = CASES[name]
     inputs = [mg.tensor(a, dtype=mg.float64, device="cuda", requires_grad=True)
