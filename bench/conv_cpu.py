@@ -10,10 +10,11 @@ is minigan's forward+backward rate as a share of this machine's float32 GEMM rat
 measured here on a 2048^3 product: the ceiling for any im2col convolution. The two
 frameworks are timed in alternating blocks of calls (see ``timed``).
 
-Peak memory: one DCGAN critic step (four convs with leaky ReLU, BCE on a real and a fake
-batch of 64, backward) in a fresh process per framework, after one warm-up step; a thread
-samples the resident set every millisecond and the peak above the pre-step level is shown
-(glibc's mmap threshold is fixed at 64 KiB so that freed memory leaves the resident set).
+Peak memory: two DCGAN critic steps (four convs with leaky ReLU, BCE on a real and a fake
+batch of 64, backward) in a fresh process per framework; a thread samples the resident
+set every millisecond and the peak above the level before the first step is shown, so
+memory a framework keeps between steps (minigan's im2col workspace) counts. glibc's mmap
+threshold is fixed at 64 KiB so that freed memory leaves the resident set.
 
     python bench/conv_cpu.py [--repeats 5] [--rounds 3] [--impl cpp|numpy]
 """
@@ -199,7 +200,7 @@ def _peak_during(step: Callable[[], None]) -> int:
 
 
 def critic_step_memory(framework: str) -> int:
-    """Peak extra bytes of one DCGAN critic step in ``framework`` (run in its own process)."""
+    """Peak extra bytes of two DCGAN critic steps in ``framework`` (in its own process)."""
     rng = np.random.default_rng(0)
     shapes = [(o, c, 4, 4) for c, o, _, _ in CRITIC]
     weights = [(rng.standard_normal(s) * 0.02).astype(np.float32) for s in shapes]
@@ -229,12 +230,11 @@ def critic_step_memory(framework: str) -> int:
         for w in params:
             w.grad = None
 
-    step()
-    return _peak_during(step)
+    return _peak_during(lambda: (step(), step()))
 
 
 def memory_table(frameworks: list[str]) -> None:
-    print("\nPeak memory of a DCGAN critic step above the pre-step level (MiB)")
+    print("\nPeak memory of DCGAN critic steps above the level before them (MiB)")
     results = {}
     # A fixed mmap threshold makes glibc return every freed block of 64 KiB or more to the
     # system at once, so the resident set follows live memory in both frameworks alike.

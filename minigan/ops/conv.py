@@ -30,12 +30,14 @@ matrix  cols: (C*kh*kw, N*Ho*Wo),  row (c, p, q), column (n, i, j); then
     gw       = gy @ cols^T
 
 ``im2col``/``col2im`` come in two implementations: ``numpy`` (the reference below, strided
-views and slice-adds) and ``cpp`` (csrc/cpu/im2col.cpp, OpenMP); the GEMMs stay in
-NumPy's BLAS. The registry (``minigan.backend``) picks one per device, and
+views and slice-adds) and ``cpp`` (csrc/cpu/im2col.cpp, OpenMP, writing into a reused
+per-thread workspace); the GEMMs stay in NumPy's BLAS. The registry (``minigan.backend``) picks one per device, and
 ``use_implementation("conv2d", "numpy")`` forces the reference.
 """
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -106,6 +108,30 @@ def col2im_numpy(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], geo
     return mod.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
 
+def scratch_fresh(shape: tuple[int, ...], dtype: Any, like: Any) -> Any:
+    """A new array on ``like``'s device (the reference allocates plainly)."""
+    return xp(like).empty(shape, dtype)
+
+
+class Workspace(threading.local):
+    """Grow-only scratch memory, one buffer per thread, for the C++ path's im2col matrix
+    and the GEMM output that col2im reads: arrays that never outlive one call.
+
+    A fresh 16 MB matrix pays about 4,000 page faults (some 2 microseconds each here) on
+    every call; one reused buffer pays them once, and holds the largest matrix seen.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = np.empty(0, np.uint8)
+
+    def take(self, shape: tuple[int, ...], dtype: Any, like: Any = None) -> np.ndarray:
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        if self.buffer.size < nbytes:
+            self.buffer = np.empty(nbytes, np.uint8)
+        return self.buffer[:nbytes].view(dtype).reshape(shape)
+
+
+WORKSPACE = Workspace()
 _CPP_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -115,14 +141,15 @@ def _c_arguments(kernel: tuple[int, int], geo: Geometry, out_hw: tuple[int, int]
 
 def im2col_cpp(x: Any, kernel: tuple[int, int], geo: Geometry, out_hw: tuple[int, int]
                ) -> Any:
-    """csrc/cpu/im2col.cpp: the same matrix, written by OpenMP threads row by row.
+    """csrc/cpu/im2col.cpp: the same matrix, written by OpenMP threads row by row into
+    the thread's workspace (valid until the next call).
 
     The kernels exist for float32 and float64; other floating dtypes (float16) take the
     reference, so the default (C++) choice never rejects a dtype that conv2d accepts."""
     if x.dtype not in _CPP_DTYPES:
         return im2col_numpy(x, kernel, geo, out_hw)
     n, c = x.shape[:2]
-    cols = np.empty((c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1]), x.dtype)
+    cols = WORKSPACE.take((c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1]), x.dtype)
     extension.C.im2col(np.ascontiguousarray(x), cols, *_c_arguments(kernel, geo, out_hw))
     return cols
 
@@ -141,8 +168,18 @@ def col2im_cpp(cols: Any, shape: tuple[int, ...], kernel: tuple[int, int], geo: 
 # The three array functions: im2col/col2im around one GEMM per group
 # --------------------------------------------------------------------------------------
 
-Im2col = Callable[[Any, tuple[int, int], Geometry, tuple[int, int]], Any]
-Col2im = Callable[[Any, tuple[int, ...], tuple[int, int], Geometry, tuple[int, int]], Any]
+@dataclass(frozen=True)
+class Kernels:
+    """The data movement of one implementation: im2col, col2im, and where the GEMM that
+    feeds col2im writes (``scratch(shape, dtype, like)``)."""
+
+    im2col: Callable[[Any, tuple[int, int], Geometry, tuple[int, int]], Any]
+    col2im: Callable[[Any, tuple[int, ...], tuple[int, int], Geometry, tuple[int, int]], Any]
+    scratch: Callable[[tuple[int, ...], Any, Any], Any]
+
+
+NUMPY_KERNELS = Kernels(im2col_numpy, col2im_numpy, scratch_fresh)
+CPP_KERNELS = Kernels(im2col_cpp, col2im_cpp, WORKSPACE.take)
 
 
 def _by_group(image: Any, groups: int) -> Any:
@@ -152,12 +189,12 @@ def _by_group(image: Any, groups: int) -> Any:
 
 
 def conv2d_array(x: Any, w: Any, geo: Geometry, out_hw: tuple[int, int],
-                 im2col: Im2col) -> Any:
+                 kernels: Kernels) -> Any:
     """y = W @ im2col(x).   x: (N, C, H, W), w: (O, C/g, kh, kw) -> y: (N, O, Ho, Wo)"""
     n = x.shape[0]
     o, _, kh, kw = w.shape
     g = geo.groups
-    cols = im2col(x, (kh, kw), geo, out_hw)                       # (C*kh*kw, N*Ho*Wo)
+    cols = kernels.im2col(x, (kh, kw), geo, out_hw)               # (C*kh*kw, N*Ho*Wo)
     # explicit sizes, no -1: an empty batch (or channel count) must still reshape
     y = xp(x).matmul(w.reshape(g, o // g, w.shape[1] * kh * kw),
                      cols.reshape(g, cols.shape[0] // g, cols.shape[1]))
@@ -166,41 +203,41 @@ def conv2d_array(x: Any, w: Any, geo: Geometry, out_hw: tuple[int, int],
 
 
 def conv_transpose2d_array(y: Any, w: Any, geo: Geometry, out_hw: tuple[int, int],
-                           col2im: Col2im) -> Any:
+                           kernels: Kernels) -> Any:
     """x = col2im(W^T @ y).   y: (N, O, Ho, Wo), w: (O, C/g, kh, kw) -> (N, C, *out_hw)"""
     n = y.shape[0]
     o, c_per_group, kh, kw = w.shape
     g = geo.groups
     k = c_per_group * kh * kw
     weight_t = w.reshape(g, o // g, k).transpose(0, 2, 1)        # (g, C/g*kh*kw, O/g)
-    cols = xp(y).matmul(weight_t, _by_group(y, g))                # (g, C/g*kh*kw, N*L)
-    return col2im(cols.reshape(g * cols.shape[1], cols.shape[2]),
-                  (n, c_per_group * g, *out_hw), (kh, kw), geo, y.shape[2:])
+    by_group = _by_group(y, g)                                    # (g, O/g, N*L)
+    cols = kernels.scratch((g, k, by_group.shape[2]), y.dtype, y)
+    xp(y).matmul(weight_t, by_group, out=cols)                    # (g, C/g*kh*kw, N*L)
+    return kernels.col2im(cols.reshape(g * k, cols.shape[2]), (n, c_per_group * g, *out_hw),
+                          (kh, kw), geo, y.shape[2:])
 
 
 def conv2d_weight_array(x: Any, gy: Any, geo: Geometry, kernel: tuple[int, int],
-                        im2col: Im2col) -> Any:
+                        kernels: Kernels) -> Any:
     """gw = gy @ im2col(x)^T.   x: (N, C, H, W), gy: (N, O, Ho, Wo) -> (O, C/g, kh, kw)"""
     o = gy.shape[1]
     g = geo.groups
-    cols = im2col(x, kernel, geo, gy.shape[2:])                   # (C*kh*kw, N*Ho*Wo)
+    cols = kernels.im2col(x, kernel, geo, gy.shape[2:])           # (C*kh*kw, N*Ho*Wo)
     cols = cols.reshape(g, cols.shape[0] // g, cols.shape[1])     # no -1: N may be 0
     cols = cols.transpose(0, 2, 1)                                # (g, N*L, C/g*kh*kw)
     gw = xp(x).matmul(_by_group(gy, g), cols)                     # (g, O/g, C/g*kh*kw)
     return gw.reshape(o, x.shape[1] // g, *kernel)
 
 
-def _register(name: str, function: Callable, numpy_kernel: Callable, cpp_kernel: Callable
-              ) -> None:
-    register(name, "numpy", ("cpu", "cuda"))(
-        lambda *args: function(*args, numpy_kernel))
+def _register(name: str, function: Callable) -> None:
+    register(name, "numpy", ("cpu", "cuda"))(lambda *args: function(*args, NUMPY_KERNELS))
     register(name, "cpp", ("cpu",), extension.why_unavailable)(
-        lambda *args: function(*args, cpp_kernel))
+        lambda *args: function(*args, CPP_KERNELS))
 
 
-_register("conv2d", conv2d_array, im2col_numpy, im2col_cpp)
-_register("conv_transpose2d", conv_transpose2d_array, col2im_numpy, col2im_cpp)
-_register("conv2d_weight", conv2d_weight_array, im2col_numpy, im2col_cpp)
+_register("conv2d", conv2d_array)
+_register("conv_transpose2d", conv_transpose2d_array)
+_register("conv2d_weight", conv2d_weight_array)
 
 
 def _run(op: str, first: Any, *args: Any) -> Any:
