@@ -1,0 +1,120 @@
+"""GPU kernels against PyTorch on the same device, in the same run.
+
+Convolutions (minigan's Triton implicit GEMMs vs cuDNN through PyTorch), float32 with
+TF32 tensor cores on both sides (PyTorch's default for cuDNN convolutions), for the
+layers of a 32x32 DCGAN at batch 64 and the 3x3 convolutions of BigGAN-128's blocks at
+batch 16. "fwd" is conv2d alone; "f+b" adds the input and the weight gradient through
+each framework's autograd (``backward`` of the output with a ones gradient).
+
+Each cell is the median over timed blocks of calls, measured with CUDA events after a
+warm-up (which also compiles Triton's kernels), blocks alternating between frameworks.
+Expected work: f+b is three GEMM-sized products, 3 x 2 N O Ho Wo (C/g) kh kw FLOPs.
+
+    python bench/gpu.py [--repeats 20] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+from typing import Callable
+
+import numpy as np
+
+import minigan as mg
+import minigan.nn.functional as F
+
+LAYERS = [  # name, N, C, O, H, kernel, stride, padding, transposed
+    ("DCGAN D 3->64 32->16", 64, 3, 64, 32, 4, 2, 1, False),
+    ("DCGAN D 64->128 16->8", 64, 64, 128, 16, 4, 2, 1, False),
+    ("DCGAN D 128->256 8->4", 64, 128, 256, 8, 4, 2, 1, False),
+    ("DCGAN G 256->128 4->8", 64, 256, 128, 4, 4, 2, 1, True),
+    ("DCGAN G 128->64 8->16", 64, 128, 64, 8, 4, 2, 1, True),
+    ("DCGAN G 64->3 16->32", 64, 64, 3, 16, 4, 2, 1, True),
+    ("BigGAN 768 3x3 16x16", 16, 768, 768, 16, 3, 1, 1, False),
+    ("BigGAN 384 3x3 32x32", 16, 384, 384, 32, 3, 1, 1, False),
+    ("BigGAN 192 3x3 64x64", 16, 192, 192, 64, 3, 1, 1, False),
+    ("BigGAN 96 3x3 128x128", 16, 96, 96, 128, 3, 1, 1, False),
+]
+
+
+def flops(n: int, c: int, o: int, h: int, k: int, s: int, p: int, transposed: bool) -> float:
+    if transposed:
+        return 2.0 * n * c * h * h * o * k * k
+    out = (h + 2 * p - k) // s + 1
+    return 2.0 * n * o * out * out * c * k * k
+
+
+def cuda_time(run: Callable[[], None], repeats: int, sync: Callable[[], None]) -> float:
+    """Seconds per call of ``run``: CUDA events around ``repeats`` calls."""
+    import cupy
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    sync()
+    start.record()
+    for _ in range(repeats):
+        run()
+    stop.record()
+    stop.synchronize()
+    sync()
+    return cupy.cuda.get_elapsed_time(start, stop) / 1e3 / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=20, help="calls per timed block")
+    parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
+    args = parser.parse_args()
+    import cupy
+    import torch
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
+    device = torch.cuda.get_device_name()
+    impl = mg.backend.implementation("conv2d", "cuda").name
+    print(f"{device}; minigan conv on CUDA: {impl}; PyTorch {torch.__version__}, cuDNN "
+          f"{torch.backends.cudnn.version()}; float32 with TF32")
+    print(f"{'layer':<24}{'fwd mg':>9}{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}{'f+b pt':>9}"
+          f"{'ratio':>7}{'mg TF/s':>9}")
+    rng = np.random.default_rng(0)
+    for name, n, c, o, h, k, s, p, transposed in LAYERS:
+        x = rng.standard_normal((n, c, h, h)).astype(np.float32)
+        w = (rng.standard_normal((c, o, k, k) if transposed else (o, c, k, k)) * 0.05
+             ).astype(np.float32)
+        xm = mg.tensor(x, device="cuda", requires_grad=True)
+        wm = mg.tensor(w, device="cuda", requires_grad=True)
+        xt = torch.tensor(x, device="cuda", requires_grad=True)
+        wt = torch.tensor(w, device="cuda", requires_grad=True)
+
+        def mg_call(backward: bool) -> None:
+            y = (F.conv_transpose2d(xm, wm, stride=s, padding=p) if transposed
+                 else F.conv2d(xm, wm, stride=s, padding=p))
+            if backward:
+                y.backward(mg.ones(y.shape, device="cuda"))
+                xm.grad = wm.grad = None
+
+        def pt_call(backward: bool) -> None:
+            fn = torch.nn.functional
+            y = (fn.conv_transpose2d(xt, wt, stride=s, padding=p) if transposed
+                 else fn.conv2d(xt, wt, stride=s, padding=p))
+            if backward:
+                y.backward(torch.ones_like(y))
+                xt.grad = wt.grad = None
+
+        syncs = {"mg": cupy.cuda.Device().synchronize, "pt": torch.cuda.synchronize}
+        results = {}
+        for backward in (False, True):
+            samples: dict[str, list[float]] = {"mg": [], "pt": []}
+            for _ in range(args.rounds):
+                for key, call in (("mg", mg_call), ("pt", pt_call)):
+                    for _ in range(3):
+                        call(backward)                               # warm-up, compile
+                    samples[key].append(cuda_time(lambda: call(backward), args.repeats,
+                                                  syncs[key]))
+            results[backward] = {key: statistics.median(v) for key, v in samples.items()}
+        fwd, both = results[False], results[True]
+        rate = 3 * flops(n, c, o, h, k, s, p, transposed) / both["mg"] / 1e12
+        print(f"{name:<24}{1e3 * fwd['mg']:>9.3f}{1e3 * fwd['pt']:>9.3f}"
+              f"{fwd['mg'] / fwd['pt']:>7.2f}{1e3 * both['mg']:>9.3f}{1e3 * both['pt']:>9.3f}"
+              f"{both['mg'] / both['pt']:>7.2f}{rate:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""Convolution as an implicit GEMM, in Triton: conv2d, its input gradient
+(conv_transpose2d) and its weight gradient (conv2d_weight).
+
+The three ops of minigan/ops/conv.py, each one matrix product whose operands are never
+built in memory: every tile of the "im2col" matrix is computed from indices and loaded
+straight from the image, with masks where it reaches into the zero padding.
+
+Notation as in minigan/ops/conv.py: x (N, C, H, W), weight (O, C/g, kh, kw),
+y (N, O, Ho, Wo); pixel (i, j) of y reads x at h = i*sh - ph + p*dh, w = j*sw - pw + q*dw.
+Per group, with K = (C/g) kh kw taps:
+
+    conv2d            Y[(n,i,j), o]   = sum_k  X[(n,i,j), k]   W[k, o]       M=N Ho Wo, N=O/g
+    conv_transpose2d  dX[(n,h,w), c]  = sum_k' dY[(n,h,w), k'] W'[k', c]     M=N H W,   N=C/g
+                      (k' = (o, p, q); the tap reads dY at i = (h + ph - p dh) / sh, and
+                       only where that division is exact)
+    conv2d_weight     dW[o, (c,p,q)]  = sum_(n,i,j) dY[o, (n,i,j)] X[(n,i,j), (c,p,q)]
+
+Each program computes one BLOCK_M x BLOCK_N tile of the product, walking the reduction in
+BLOCK_K steps: index arithmetic -> masked loads of both tiles -> ``tl.dot`` into a float32
+(float64 for float64 inputs) accumulator -> one masked store. The weight gradient, whose
+reduction (every pixel of the batch) is long and whose output is small, also splits the
+reduction over SPLIT programs that write partial sums, added afterwards (deterministic,
+unlike atomics).
+
+float32 products use TF32 tensor cores when ``ALLOW_TF32`` (as cuDNN does by default),
+else full-precision FMAs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import triton
+import triton.language as tl
+
+from minigan.kernels.arrays import KernelArg
+
+ALLOW_TF32 = True
+
+
+@triton.jit
+def conv2d_kernel(
+    # pointers
+    x_ptr, w_ptr, y_ptr,
+    # sizes
+    N, C_G, H, W, O_G, Ho, Wo,
+    # strides, in elements
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_wo, stride_wc, stride_wh, stride_ww,
+    stride_yn, stride_yc, stride_yh, stride_yw,
+    # convolution geometry
+    sh, sw, ph, pw, dh, dw,
+    # meta-parameters
+    KH: tl.constexpr, KW: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):
+    """One (BLOCK_M pixels) x (BLOCK_N output channels) tile of y, for group program_id(2)."""
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    g = tl.program_id(2)
+    M = N * Ho * Wo
+    K = C_G * KH * KW
+
+    # -- rows: output pixels (n, i, j); columns: output channels of this group ---------
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    n = offs_m // (Ho * Wo)
+    i = (offs_m // Wo) % Ho
+    j = offs_m % Wo
+    h_start = i * sh - ph
+    w_start = j * sw - pw
+    channels = g * O_G + offs_n
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    for k0 in range(0, K, BLOCK_K):
+        # -- reduction index k = (c, p, q) -> the input pixel each row reads ------------
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        c = offs_k // (KH * KW)
+        p = (offs_k // KW) % KH
+        q = offs_k % KW
+        h = h_start[:, None] + p[None, :] * dh                     # (BLOCK_M, BLOCK_K)
+        w = w_start[:, None] + q[None, :] * dw
+        inside = (h >= 0) & (h < H) & (w >= 0) & (w < W)
+        a_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K) & inside
+        a = tl.load(x_ptr + n[:, None] * stride_xn + (g * C_G + c[None, :]) * stride_xc
+                    + h * stride_xh + w * stride_xw, mask=a_mask, other=0.0)
+        # -- the weight tile: W[k, o] = weight[o, c, p, q] -----------------------------
+        b_mask = (offs_k[:, None] < K) & (offs_n[None, :] < O_G)
+        b = tl.load(w_ptr + channels[None, :] * stride_wo + c[:, None] * stride_wc
+                    + p[:, None] * stride_wh + q[:, None] * stride_ww, mask=b_mask, other=0.0)
+        acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+
+    # -- write the tile ------------------------------------------------------------------
+    y_mask = (offs_m[:, None] < M) & (offs_n[None, :] < O_G)
+    tl.store(y_ptr + n[:, None] * stride_yn + channels[None, :] * stride_yc
+             + i[:, None] * stride_yh + j[:, None] * stride_yw,
+             acc.to(y_ptr.dtype.element_ty), mask=y_mask)
+
+
+@triton.jit
+def conv_transpose2d_kernel(
+    # pointers
+    dy_ptr, w_ptr, dx_ptr,
+    # sizes
+    N, C_G, H, W, O_G, Ho, Wo,
+    # strides, in elements
+    stride_yn, stride_yc, stride_yh, stride_yw,
+    stride_wo, stride_wc, stride_wh, stride_ww,
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    # convolution geometry
+    sh, sw, ph, pw, dh, dw,
+    # meta-parameters
+    KH: tl.constexpr, KW: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):
+    """One (BLOCK_M input pixels) x (BLOCK_N input channels) tile of dx."""
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    g = tl.program_id(2)
+    M = N * H * W
+    K = O_G * KH * KW
+
+    # -- rows: input pixels (n, h, w); columns: input channels of this group -------------
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    n = offs_m // (H * W)
+    h = (offs_m // W) % H
+    w = offs_m % W
+    channels = g * C_G + offs_n
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    for k0 in range(0, K, BLOCK_K):
+        # -- reduction index k = (o, p, q): which output pixel used (h, w) through tap (p, q)
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        o = offs_k // (KH * KW)
+        p = (offs_k // KW) % KH
+        q = offs_k % KW
+        i_scaled = h[:, None] + ph - p[None, :] * dh               # = i * sh when it hits
+        j_scaled = w[:, None] + pw - q[None, :] * dw
+        i = i_scaled // sh
+        j = j_scaled // sw
+        hits = ((i_scaled >= 0) & (i_scaled % sh == 0) & (i < Ho)
+                & (j_scaled >= 0) & (j_scaled % sw == 0) & (j < Wo))
+        a_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K) & hits
+        a = tl.load(dy_ptr + n[:, None] * stride_yn + (g * O_G + o[None, :]) * stride_yc
+                    + i * stride_yh + j * stride_yw, mask=a_mask, other=0.0)
+        # -- the weight tile: W'[k, c] = weight[o, c, p, q] ----------------------------
+        b_mask = (offs_k[:, None] < K) & (offs_n[None, :] < C_G)
+        b = tl.load(w_ptr + (g * O_G + o[:, None]) * stride_wo + offs_n[None, :] * stride_wc
+                    + p[:, None] * stride_wh + q[:, None] * stride_ww, mask=b_mask, other=0.0)
+        acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+
+    x_mask = (offs_m[:, None] < M) & (offs_n[None, :] < C_G)
+    tl.store(dx_ptr + n[:, None] * stride_xn + channels[None, :] * stride_xc
+             + h[:, None] * stride_xh + w[:, None] * stride_xw,
+             acc.to(dx_ptr.dtype.element_ty), mask=x_mask)
+
+
+@triton.jit
+def conv2d_weight_kernel(
+    # pointers
+    x_ptr, dy_ptr, part_ptr,
+    # sizes
+    N, C_G, H, W, O_G, Ho, Wo, GROUPS, PIXELS_PER_SPLIT,
+    # strides, in elements
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_yn, stride_yc, stride_yh, stride_yw,
+    # convolution geometry
+    sh, sw, ph, pw, dh, dw,
+    # meta-parameters
+    KH: tl.constexpr, KW: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):
+    """One (BLOCK_M output channels) x (BLOCK_N taps (c, p, q)) tile of the partial sum of
+    dW over the pixels [split * PIXELS_PER_SPLIT, (split + 1) * PIXELS_PER_SPLIT).
+
+    part: (SPLIT, GROUPS, O/g, (C/g) kh kw); the caller sums over SPLIT.
+    """
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    g = tl.program_id(2) % GROUPS
+    split = tl.program_id(2) // GROUPS
+    P = N * Ho * Wo
+    TAPS = C_G * KH * KW
+
+    # -- rows: output channels o; columns: taps (c, p, q) --------------------------------
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    c = offs_n // (KH * KW)
+    p = (offs_n // KW) % KH
+    q = offs_n % KW
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
+    start = split * PIXELS_PER_SPLIT
+    for k0 in range(start, start + PIXELS_PER_SPLIT, BLOCK_K):
+        # -- reduction index: output pixels (n, i, j) ---------------------------------
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        in_range = (offs_k < P) & (offs_k < start + PIXELS_PER_SPLIT)
+        n = offs_k // (Ho * Wo)
+        i = (offs_k // Wo) % Ho
+        j = offs_k % Wo
+        a_mask = (offs_m[:, None] < O_G) & in_range[None, :]
+        a = tl.load(dy_ptr + n[None, :] * stride_yn + (g * O_G + offs_m[:, None]) * stride_yc
+                    + i[None, :] * stride_yh + j[None, :] * stride_yw, mask=a_mask, other=0.0)
+        h = i[:, None] * sh - ph + p[None, :] * dh                 # (BLOCK_K, BLOCK_N)
+        w = j[:, None] * sw - pw + q[None, :] * dw
+        inside = (h >= 0) & (h < H) & (w >= 0) & (w < W)
+        b_mask = in_range[:, None] & (offs_n[None, :] < TAPS) & inside
+        b = tl.load(x_ptr + n[:, None] * stride_xn + (g * C_G + c[None, :]) * stride_xc
+                    + h * stride_xh + w * stride_xw, mask=b_mask, other=0.0)
+        acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+
+    part_mask = (offs_m[:, None] < O_G) & (offs_n[None, :] < TAPS)
+    base = part_ptr + (split * GROUPS + g) * O_G * TAPS
+    tl.store(base + offs_m[:, None] * TAPS + offs_n[None, :], acc, mask=part_mask)
+
+
+# --------------------------------------------------------------------------------------
+# Launchers: check, allocate, grid, launch
+# --------------------------------------------------------------------------------------
+
+def _meta(dtype: Any) -> dict:
+    """Accumulator type and dot precision for the input dtype."""
+    if str(dtype) == "float64":
+        return dict(ACC=tl.float64, PRECISION="ieee")
+    precision = "tf32" if ALLOW_TF32 and str(dtype) == "float32" else "ieee"
+    return dict(ACC=tl.float32, PRECISION=precision)
+
+
+def _check(op: str, *arrays: Any) -> None:
+    dtypes = {str(a.dtype) for a in arrays}
+    if len(dtypes) != 1 or not dtypes <= {"float16", "float32", "float64"}:
+        raise TypeError(f"{op} (triton): needs float16, float32 or float64 arrays of one "
+                        f"dtype, got {sorted(dtypes)}")
+    for a in arrays:
+        if a.size >= 2 ** 31:
+            raise ValueError(f"{op} (triton): an array of shape {a.shape} has more than "
+                             "2^31 elements; the kernels index with int32")
+
+
+def _strides(array: Any) -> tuple[int, ...]:
+    return tuple(s // array.itemsize for s in array.strides)
+
+
+def _geometry_args(geo: Any) -> tuple[int, ...]:
+    return (*geo.stride, *geo.padding, *geo.dilation)
+
+
+BLOCKS = dict(BLOCK_M=64, BLOCK_N=64, BLOCK_K=32)
+
+
+def _output(op: str, out: Any, shape: tuple[int, ...], like: Any, xp: Any) -> Any:
+    """A new output, or the caller's ``out`` (tests pass one filled with NaN)."""
+    if out is None:
+        return xp.empty(shape, dtype=like.dtype)
+    if tuple(out.shape) != tuple(shape) or out.dtype != like.dtype:
+        raise ValueError(f"{op} (triton): out has shape {tuple(out.shape)} and dtype "
+                         f"{out.dtype}, expected {tuple(shape)} and {like.dtype}")
+    return out
+
+
+def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any = None
+           ) -> Any:
+    """y = conv2d(x, w).   x: (N, C, H, W), w: (O, C/g, kh, kw) -> (N, O, *out_hw)"""
+    _check("conv2d", x, w)
+    n, c, h, wd = x.shape
+    o, c_g, kh, kw = w.shape
+    g = geo.groups
+    y = _output("conv2d", out, (n, o, *out_hw), x, xp)
+    if y.size == 0:
+        return y
+    grid = (triton.cdiv(n * out_hw[0] * out_hw[1], BLOCKS["BLOCK_M"]),
+            triton.cdiv(o // g, BLOCKS["BLOCK_N"]), g)
+    conv2d_kernel[grid](
+        KernelArg(x), KernelArg(w), KernelArg(y),
+        n, c_g, h, wd, o // g, *out_hw,
+        *_strides(x), *_strides(w), *_strides(y),
+        *_geometry_args(geo),
+        KH=kh, KW=kw, **_meta(x.dtype), **BLOCKS)
+    return y
+
+
+def conv_transpose2d(dy: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any,
+                     out: Any = None) -> Any:
+    """dx = conv_transpose2d(dy, w).   dy: (N, O, Ho, Wo), w: (O, C/g, kh, kw) ->
+    dx: (N, C, *out_hw)"""
+    _check("conv_transpose2d", dy, w)
+    n, o, ho, wo = dy.shape
+    _, c_g, kh, kw = w.shape
+    g = geo.groups
+    dx = _output("conv_transpose2d", out, (n, c_g * g, *out_hw), dy, xp)
+    if dx.size == 0:
+        return dx
+    if dy.size == 0:
+        dx[...] = 0
+        return dx
+    grid = (triton.cdiv(n * out_hw[0] * out_hw[1], BLOCKS["BLOCK_M"]),
+            triton.cdiv(c_g, BLOCKS["BLOCK_N"]), g)
+    conv_transpose2d_kernel[grid](
+        KernelArg(dy), KernelArg(w), KernelArg(dx),
+        n, c_g, *out_hw, o // g, ho, wo,
+        *_strides(dy), *_strides(w), *_strides(dx),
+        *_geometry_args(geo),
+        KH=kh, KW=kw, **_meta(dy.dtype), **BLOCKS)
+    return dx
+
+
+def _splits(pixels: int, tiles: int) -> int:
+    """Split the pixel reduction so that about 4 x 132 programs run (an H100's SM count),
+    each still summing at least 256 pixels."""
+    return max(1, min(triton.cdiv(528, tiles), triton.cdiv(pixels, 256)))
+
+
+def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any) -> Any:
+    """dw = conv2d_weight(x, dy).   x: (N, C, H, W), dy: (N, O, Ho, Wo) -> (O, C/g, kh, kw)
+
+    The output is the sum of the split partials, so there is no ``out`` to poison: the
+    partials buffer itself is written in full by construction of the grid."""
+    _check("conv2d_weight", x, dy)
+    n, c, h, wd = x.shape
+    _, o, ho, wo = dy.shape
+    kh, kw = kernel
+    g = geo.groups
+    taps = (c // g) * kh * kw
+    pixels = n * ho * wo
+    if o == 0 or taps == 0 or pixels == 0:
+        return xp.zeros((o, c // g, kh, kw), dtype=x.dtype)
+    tiles = triton.cdiv(o // g, BLOCKS["BLOCK_M"]) * triton.cdiv(taps, BLOCKS["BLOCK_N"]) * g
+    split = _splits(pixels, tiles)
+    per_split = triton.cdiv(triton.cdiv(pixels, split), BLOCKS["BLOCK_K"]) * BLOCKS["BLOCK_K"]
+    split = triton.cdiv(pixels, per_split)
+    accumulator = "float64" if str(x.dtype) == "float64" else "float32"
+    parts = xp.empty((split, g, o // g, taps), dtype=accumulator)
+    grid = (triton.cdiv(o // g, BLOCKS["BLOCK_M"]), triton.cdiv(taps, BLOCKS["BLOCK_N"]),
+            g * split)
+    conv2d_weight_kernel[grid](
+        KernelArg(x), KernelArg(dy), KernelArg(parts),
+        n, c // g, h, wd, o // g, ho, wo, g, per_split,
+        *_strides(x), *_strides(dy),
+        *_geometry_args(geo),
+        KH=kh, KW=kw, **_meta(x.dtype), **BLOCKS)
+    return parts.sum(axis=0).astype(x.dtype).reshape(o, c // g, kh, kw)

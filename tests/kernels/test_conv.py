@@ -1,0 +1,149 @@
+"""Tests for kernels/conv.py: the Triton implicit-GEMM convolutions against the NumPy
+reference of minigan/ops/conv.py, on partial tiles, odd channel counts and drawn
+geometries; poisoned outputs; bad input."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weight_array, \
+    conv_transpose2d_array, output_size
+
+triton_conv = pytest.importorskip("minigan.kernels.conv")
+BLOCK_M, BLOCK_N, BLOCK_K = (triton_conv.BLOCKS[k] for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K"))
+
+
+def _host(a):
+    return a if isinstance(a, np.ndarray) else a.get()
+
+
+def _relative_error(got, want):
+    got, want = _host(got).astype(np.float64), np.asarray(want, np.float64)
+    assert not np.isnan(got).any(), "unwritten (NaN-poisoned) or NaN outputs"
+    return np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300)
+
+
+# float32 may run on TF32 tensor cores on a GPU (10-bit mantissa); float64 must be exact
+# to rounding, float16 to its own precision.
+TOLERANCE = {np.float64: 1e-12, np.float32: 3e-3, np.float16: 5e-3}
+
+
+def _check_all_three(xp, x, w, geo, dtype):
+    """Each of the three kernels against the reference, outputs poisoned with NaN first."""
+    kh, kw = w.shape[2:]
+    out_hw = tuple(output_size(n, k, s, p, d) for n, k, s, p, d in zip(
+        x.shape[2:], (kh, kw), geo.stride, geo.padding, geo.dilation))
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    rng = np.random.default_rng(1)
+    gy = rng.standard_normal((x.shape[0], w.shape[0], *out_hw)).astype(dtype)
+    xd, wd, gyd = xp.asarray(x), xp.asarray(w), xp.asarray(gy)
+
+    y = xp.full((x.shape[0], w.shape[0], *out_hw), np.nan, dtype=dtype)
+    triton_conv.conv2d(xd, wd, geo, out_hw, xp, out=y)
+    want = conv2d_array(x64, w64, geo, out_hw, NUMPY_KERNELS)
+    assert _relative_error(y, want) < TOLERANCE[dtype], "conv2d"
+
+    dx = xp.full(x.shape, np.nan, dtype=dtype)
+    triton_conv.conv_transpose2d(gyd, wd, geo, x.shape[2:], xp, out=dx)
+    want = conv_transpose2d_array(gy.astype(np.float64), w64, geo, x.shape[2:], NUMPY_KERNELS)
+    assert _relative_error(dx, want) < TOLERANCE[dtype], "conv_transpose2d"
+
+    dw = triton_conv.conv2d_weight(xd, gyd, geo, (kh, kw), xp)
+    want = conv2d_weight_array(x64, gy.astype(np.float64), geo, (kh, kw), NUMPY_KERNELS)
+    assert dw.dtype == dtype and _relative_error(dw, want) < TOLERANCE[dtype], "conv2d_weight"
+
+
+def _random(shape, dtype, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("pixels", [BLOCK_M - 1, BLOCK_M, BLOCK_M + 1])
+@pytest.mark.parametrize("channels", [BLOCK_N - 1, BLOCK_N, BLOCK_N + 1])
+def test_partial_tiles_in_rows_and_columns(xp, pixels, channels):
+    x = _random((1, 3, 1, pixels), np.float64)
+    w = _random((channels, 3, 1, 1), np.float64, seed=2)
+    _check_all_three(xp, x, w, Geometry((1, 1), (0, 0), (1, 1), 1), np.float64)
+
+
+@pytest.mark.parametrize("taps", [BLOCK_K - 1, BLOCK_K, BLOCK_K + 1])
+def test_partial_tiles_in_the_reduction(xp, taps):
+    x = _random((2, taps, 3, 4), np.float64)
+    w = _random((5, taps, 1, 1), np.float64, seed=2)
+    _check_all_three(xp, x, w, Geometry((1, 1), (0, 0), (1, 1), 1), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("geometry", [
+    Geometry((1, 1), (1, 1), (1, 1), 1),            # 3x3 "same"
+    Geometry((2, 2), (1, 1), (1, 1), 1),            # DCGAN's 4x4 stride 2
+    Geometry((2, 1), (0, 2), (1, 2), 3),            # asymmetric, dilated, grouped
+    Geometry((3, 3), (2, 0), (2, 1), 1),
+])
+def test_geometries_and_dtypes(xp, geometry, dtype):
+    x = _random((2, 6, 9, 10), dtype)
+    w = (_random((9, 6 // geometry.groups, 4, 3), dtype, seed=3) * 0.3).astype(dtype)
+    _check_all_three(xp, x, w, geometry, dtype)
+
+
+@st.composite
+def problems(draw):
+    """A valid (x shape, weight shape, geometry), built rather than filtered."""
+    groups = draw(st.integers(1, 3))
+    c = groups * draw(st.integers(1, 3))
+    o = groups * draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = max(1, dh * (kh - 1) + 1 - 2 * ph) + draw(st.integers(0, 5))
+    w = max(1, dw * (kw - 1) + 1 - 2 * pw) + draw(st.integers(0, 5))
+    n = draw(st.integers(1, 2))
+    return (n, c, h, w), (o, c // groups, kh, kw), Geometry((sh, sw), (ph, pw), (dh, dw), groups)
+
+
+@settings(max_examples=12)
+@given(problems())
+def test_drawn_problems_match_the_reference(xp, problem):
+    x_shape, w_shape, geometry = problem
+    _check_all_three(xp, _random(x_shape, np.float64), _random(w_shape, np.float64, 4),
+                     geometry, np.float64)
+
+
+def test_non_contiguous_inputs_are_read_through_their_strides(xp):
+    x_view = xp.asarray(_random((2, 3, 7, 8), np.float64)).transpose(0, 1, 3, 2)
+    w = xp.asarray(_random((4, 3, 3, 3), np.float64, 5))
+    geo = Geometry((1, 1), (1, 1), (1, 1), 1)
+    got = triton_conv.conv2d(x_view, w, geo, (8, 7), xp)
+    want = conv2d_array(_host(xp.ascontiguousarray(x_view)), _host(w), geo, (8, 7),
+                        NUMPY_KERNELS)
+    assert not x_view.flags.c_contiguous and _relative_error(got, want) < 1e-12
+
+
+def test_empty_batch_launches_nothing_and_returns_empty_or_zero_results(xp):
+    geo = Geometry((1, 1), (1, 1), (1, 1), 1)
+    x = xp.zeros((0, 3, 5, 5))
+    w = xp.asarray(_random((4, 3, 3, 3), np.float64))
+    assert triton_conv.conv2d(x, w, geo, (5, 5), xp).shape == (0, 4, 5, 5)
+    assert triton_conv.conv_transpose2d(xp.zeros((0, 4, 5, 5)), w, geo, (5, 5),
+                                        xp).shape == (0, 3, 5, 5)
+    dw = triton_conv.conv2d_weight(x, xp.zeros((0, 4, 5, 5)), geo, (3, 3), xp)
+    assert dw.shape == (4, 3, 3, 3) and not _host(dw).any()
+
+
+def test_bad_input_is_refused_before_launch(xp):
+    geo = Geometry((1, 1), (0, 0), (1, 1), 1)
+    w = xp.zeros((2, 3, 1, 1))
+    with pytest.raises(TypeError, match=r"conv2d \(triton\): needs float16, float32 or "
+                                        r"float64 arrays of one dtype, got \['float64', "
+                                        r"'int64'\]"):
+        triton_conv.conv2d(xp.zeros((1, 3, 2, 2), dtype=np.int64), w, geo, (2, 2), xp)
+    with pytest.raises(TypeError, match=r"one dtype, got \['float32', 'float64'\]"):
+        triton_conv.conv2d_weight(xp.zeros((1, 3, 2, 2), dtype=np.float32),
+                                  xp.zeros((1, 2, 2, 2)), geo, (1, 1), xp)
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1), (2 ** 16, 3, 2 ** 8, 2 ** 8),
+                                           (0, 0, 0, 0))
+    with pytest.raises(ValueError, match=r"more than 2\^31 elements; the kernels index "
+                                         r"with int32"):
+        triton_conv.conv2d(huge, np.zeros((2, 3, 1, 1)), geo, (2 ** 8, 2 ** 8), np)
+    with pytest.raises(ValueError, match=r"out has shape \(1, 2, 2, 3\)"):
+        triton_conv.conv2d(xp.zeros((1, 3, 2, 2)), w, geo, (2, 2), xp,
+                           out=xp.zeros((1, 2, 2, 3)))
