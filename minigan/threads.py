@@ -27,6 +27,9 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SPIN_TIMEOUT = "4"          # log2 of the cycles an idle OpenBLAS thread spins before sleeping
+# openblas_get_parallel(): 0 sequential, 1 pthreads, 2 OpenMP; its name in NumPy's wheels.
+_PARALLEL_QUERIES = ("openblas_get_parallel", "scipy_openblas_get_parallel64_",
+                     "scipy_openblas_get_parallel")
 
 
 def _loaded_openblas() -> str | None:
@@ -58,6 +61,12 @@ def tune_openblas() -> str:
               "blas_thread_init")
     if not all(hasattr(library, name) for name in needed):
         return f"BLAS threads: {os.path.basename(path)} has no runtime controls, left alone"
+    # Only OpenBLAS's own pthreads pool can be restarted like this; an OpenMP build shares
+    # the OpenMP runtime with minigan's kernels, and restarting it broke them (seen).
+    parallel = next((getattr(library, name) for name in _PARALLEL_QUERIES
+                     if hasattr(library, name)), None)
+    if parallel is None or parallel() != 1:
+        return "BLAS threads: OpenBLAS without its own pthreads pool, left alone"
     os.environ["OPENBLAS_THREAD_TIMEOUT"] = SPIN_TIMEOUT
     library.openblas_read_env()
     library.blas_thread_shutdown_()
