@@ -6,7 +6,6 @@
 // that names the function, then releases the GIL for the computation.
 #include <pybind11/pybind11.h>
 
-#include <sstream>
 #include <string>
 
 #include "cpu/im2col.h"
@@ -16,16 +15,20 @@ using minigan::ConvGeometry;
 
 namespace {
 
+// Plain string building, no iostreams: a module whose iostreams met another C++ runtime
+// in the process crashed on first use (seen on one machine).
 std::string shape_of(const py::buffer_info& a) {
-  std::ostringstream s;
-  s << "(";
-  for (size_t i = 0; i < a.shape.size(); ++i) s << (i ? ", " : "") << a.shape[i];
-  s << (a.shape.size() == 1 ? ",)" : ")");
-  return s.str();
+  std::string s = "(";
+  for (size_t i = 0; i < a.shape.size(); ++i) {
+    s += (i ? ", " : "") + std::to_string(a.shape[i]);
+  }
+  return s + (a.shape.size() == 1 ? ",)" : ")");
 }
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw py::value_error(message);
+// Raise ValueError(message()) when the check fails; the message is built only then.
+template <typename Message>
+void require(bool ok, Message message) {
+  if (!ok) throw py::value_error(message());
 }
 
 bool c_contiguous(const py::buffer_info& a) {
@@ -53,19 +56,22 @@ ConvGeometry checked_geometry(const std::string& fn, const py::buffer_info& imag
                               int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                               int64_t pw, int64_t dh, int64_t dw, int64_t ho, int64_t wo) {
   require(image.ndim == 4,
-          fn + ": image must be 4-D (N, C, H, W), got shape " + shape_of(image));
+          [&] { return fn + ": image must be 4-D (N, C, H, W), got shape " + shape_of(image); });
   require(kh > 0 && kw > 0 && sh > 0 && sw > 0 && dh > 0 && dw > 0,
-          fn + ": kernel size, stride and dilation must be positive");
+          [&] { return fn + ": kernel size, stride and dilation must be positive"; });
   require(ph >= 0 && pw >= 0 && ho >= 0 && wo >= 0,
-          fn + ": padding and output size must be non-negative");
+          [&] { return fn + ": padding and output size must be non-negative"; });
   ConvGeometry g{image.shape[0], image.shape[1], image.shape[2], image.shape[3],
                  kh, kw, sh, sw, ph, pw, dh, dw, ho, wo};
   require(cols.ndim == 2 && cols.shape[0] == g.c * kh * kw && cols.shape[1] == g.n * ho * wo,
-          fn + ": cols has shape " + shape_of(cols) + ", expected (" +
-              std::to_string(g.c * kh * kw) + ", " + std::to_string(g.n * ho * wo) +
-              ") for an image of shape " + shape_of(image));
-  require(c_contiguous(image) && c_contiguous(cols), fn + ": arrays must be C-contiguous");
-  require(!out.readonly, fn + ": the output array is read-only");
+          [&] {
+            return fn + ": cols has shape " + shape_of(cols) + ", expected (" +
+                   std::to_string(g.c * kh * kw) + ", " + std::to_string(g.n * ho * wo) +
+                   ") for an image of shape " + shape_of(image);
+          });
+  require(c_contiguous(image) && c_contiguous(cols),
+          [&] { return fn + ": arrays must be C-contiguous"; });
+  require(!out.readonly, [&] { return fn + ": the output array is read-only"; });
   if (element_of(fn, image) != element_of(fn, cols)) {
     throw py::type_error(fn + ": image and cols need the same dtype");
   }
