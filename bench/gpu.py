@@ -10,7 +10,7 @@ Each cell is the median over timed blocks of calls, measured with CUDA events af
 warm-up (which also compiles Triton's kernels), blocks alternating between frameworks.
 Expected work: f+b is three GEMM-sized products, 3 x 2 N O Ho Wo (C/g) kh kw FLOPs.
 
-    python bench/gpu.py [--repeats 20] [--rounds 3]
+    python bench/gpu.py [--repeats 20] [--rounds 3] [--impl triton|numpy]
 """
 from __future__ import annotations
 
@@ -62,7 +62,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20, help="calls per timed block")
     parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
+    parser.add_argument("--impl", default=None,
+                        help="force minigan's conv implementation on CUDA (triton, numpy)")
     args = parser.parse_args()
+    if args.impl:
+        for op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
+            mg.backend.set_implementation(op, args.impl)
     import cupy
     import torch
     torch.backends.cudnn.allow_tf32 = True
