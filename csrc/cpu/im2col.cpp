@@ -11,6 +11,17 @@
 
 namespace minigan {
 
+// The output columns [*lo, *hi) whose input column w = j * sw + w_off lies inside [0, W);
+// the others read zero padding.
+static void columns_inside(const ConvGeometry& g, int64_t w_off, int64_t* lo, int64_t* hi) {
+  int64_t j = 0;
+  while (j < g.wo && j * g.sw + w_off < 0) ++j;
+  int64_t k = g.wo;
+  while (k > j && (k - 1) * g.sw + w_off >= g.w) --k;
+  *lo = j;
+  *hi = k;
+}
+
 template <typename T>
 void im2col(const T* x, T* cols, const ConvGeometry& g) {
   const int64_t rows = g.c * g.kh * g.kw;
@@ -22,12 +33,9 @@ void im2col(const T* x, T* cols, const ConvGeometry& g) {
     const int64_t p = (r / g.kw) % g.kh;
     const int64_t c = r / (g.kw * g.kh);
     T* out = cols + r * row_len;
-    // Output columns j whose input column w = j*sw - pw + q*dw lies inside [0, W).
     const int64_t w_off = q * g.dw - g.pw;
-    int64_t j_lo = 0;
-    while (j_lo < g.wo && j_lo * g.sw + w_off < 0) ++j_lo;
-    int64_t j_hi = g.wo;
-    while (j_hi > j_lo && (j_hi - 1) * g.sw + w_off >= g.w) --j_hi;
+    int64_t j_lo, j_hi;
+    columns_inside(g, w_off, &j_lo, &j_hi);
     for (int64_t n = 0; n < g.n; ++n) {
       const T* src = x + (n * g.c + c) * plane;
       for (int64_t i = 0; i < g.ho; ++i, out += g.wo) {
@@ -64,10 +72,8 @@ void col2im(const T* cols, T* out, const ConvGeometry& g) {
       for (int64_t q = 0; q < g.kw; ++q) {
         const T* src = cols + ((c * g.kh + p) * g.kw + q) * row_len + n * pixels;
         const int64_t w_off = q * g.dw - g.pw;
-        int64_t j_lo = 0;
-        while (j_lo < g.wo && j_lo * g.sw + w_off < 0) ++j_lo;
-        int64_t j_hi = g.wo;
-        while (j_hi > j_lo && (j_hi - 1) * g.sw + w_off >= g.w) --j_hi;
+        int64_t j_lo, j_hi;
+        columns_inside(g, w_off, &j_lo, &j_hi);
         for (int64_t i = 0; i < g.ho; ++i) {
           const int64_t h = i * g.sh - g.ph + p * g.dh;
           if (h < 0 || h >= g.h) continue;
