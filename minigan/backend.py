@@ -180,10 +180,14 @@ def registered_ops() -> list[str]:
 
 
 def implementations(op: str) -> dict[str, Implementation]:
-    """All registered implementations of ``op``, by name."""
+    """All registered implementations of ``op``, by name (a copy)."""
+    return dict(_registered(op))
+
+
+def _registered(op: str) -> dict[str, Implementation]:
     if op not in _REGISTRY:
         raise KeyError(f"no implementations registered for op {op!r}; known: {registered_ops()}")
-    return dict(_REGISTRY[op])
+    return _REGISTRY[op]
 
 
 def _forced_map() -> dict[str, str]:
@@ -193,8 +197,9 @@ def _forced_map() -> dict[str, str]:
 
 
 def implementation(op: str, device_type: str) -> Implementation:
-    """The implementation ``op`` uses on ``device_type`` right now."""
-    impls = implementations(op)
+    """The implementation ``op`` uses on ``device_type`` right now (called on every launch
+    of a hot op, so it reads the registry without copying it)."""
+    impls = _registered(op)
     forced = _forced_map().get(op)
     if forced is not None:
         impl = impls.get(forced)
@@ -218,7 +223,7 @@ def implementation(op: str, device_type: str) -> Implementation:
 
 def set_implementation(op: str, name: str | None) -> None:
     """Force ``op`` to use implementation ``name`` (None restores the default choice)."""
-    implementations(op)
+    _registered(op)
     if name is None:
         _forced_map().pop(op, None)
     else:

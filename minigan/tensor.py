@@ -319,8 +319,9 @@ class Tensor:
         """Copy ``src``'s values into this tensor's storage (shapes must broadcast)."""
         _check_inplace(self, "copy_")
         values = src.data if isinstance(src, Tensor) else src
-        self.data[...] = to_device(self.xp.asarray(values) if not hasattr(values, "shape")
-                                   else values, self.device)
+        if not hasattr(values, "shape"):                       # a Python number or list
+            values = np.asarray(values)
+        self.data[...] = to_device(values, self.device)
         return self
 
     # --------------------------------------------------------------- operators --

@@ -6,7 +6,7 @@ permute, expand <-> sum_to, cat <-> slices, pad <-> fold the border back in.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
