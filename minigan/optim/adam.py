@@ -1,0 +1,93 @@
+"""Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019), with AMSGrad."""
+from __future__ import annotations
+
+from typing import Any
+
+from minigan.optim.optimizer import Optimizer, ParamsT
+from minigan.tensor import Tensor
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adam, with PyTorch's algorithm (γ lr, β1 β2 betas, ε eps, λ weight_decay).
+
+    For t = 1, 2, ... and every parameter θ with gradient ∇ (all of θ's shape), starting
+    from m_0 = v_0 = v_0^max = 0::
+
+        g_t = -∇ if maximize else ∇
+        g_t = g_t + λ θ_{t-1}                   if λ != 0 (L2 penalty, Adam)
+        θ_{t-1} = θ_{t-1} (1 - γ λ)             if λ != 0 (decoupled, AdamW; no L2 term)
+        m_t = β1 m_{t-1} + (1 - β1) g_t
+        v_t = β2 v_{t-1} + (1 - β2) g_t^2
+        v_t^max = max(v_{t-1}^max, v_t)         if amsgrad (then v_t^max replaces v_t below)
+        m̂_t = m_t / (1 - β1^t),   v̂_t = v_t / (1 - β2^t)
+        θ_t = θ_{t-1} - γ m̂_t / (sqrt(v̂_t) + ε)
+
+    State: ``"step"`` (t, an int), ``"exp_avg"`` (m), ``"exp_avg_sq"`` (v) and, with
+    amsgrad, ``"max_exp_avg_sq"`` (v^max), each of θ's shape, dtype and device.
+    ``decoupled_weight_decay=True`` is AdamW.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
+
+    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
+        name = type(self).__name__
+        self._check_nonnegative(group, "lr", "eps", "weight_decay")
+        betas = group["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            if not 0 <= beta < 1:
+                raise ValueError(f"{name}: invalid beta at index {i}: {beta!r}; it must be in "
+                                 "[0, 1)")
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        xp, theta = param.xp, param.data
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = Tensor._make(xp.zeros_like(theta))
+            state["exp_avg_sq"] = Tensor._make(xp.zeros_like(theta))
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = Tensor._make(xp.zeros_like(theta))
+        state["step"] += 1
+        t = state["step"]
+
+        g = -grad if group["maximize"] else grad
+        if weight_decay != 0 and group["decoupled_weight_decay"]:
+            theta *= 1 - lr * weight_decay
+        elif weight_decay != 0:
+            g = g + weight_decay * theta
+        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * (g * g)
+        if group["amsgrad"]:
+            v = xp.maximum(state["max_exp_avg_sq"].data, v,
+                           out=state["max_exp_avg_sq"].data)
+        m_hat = m / (1 - beta1 ** t)
+        v_hat = v / (1 - beta2 ** t)
+        theta -= lr * m_hat / (xp.sqrt(v_hat) + group["eps"])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: θ shrinks by the factor (1 - γ λ) before the Adam
+    step, and λ never enters m or v (see :class:`Adam` for the algorithm). λ = 1e-2."""
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
