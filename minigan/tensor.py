@@ -273,6 +273,19 @@ class Tensor:
     def clone(self) -> Tensor:
         return _ops.arithmetic.clone(self)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        """A copy of the values and ``requires_grad`` (graph leaves only, as in PyTorch:
+        a copied graph would share saved values with the original)."""
+        if self._ctx is not None:
+            raise RuntimeError(f"deepcopy of a non-leaf tensor (shape {self.shape}); "
+                               f"use .detach() first")
+        copy = type(self).__new__(type(self))
+        Tensor.__init__(copy, self.data.copy(), self.requires_grad)
+        if self.grad is not None:
+            copy.grad = Tensor._make(self.grad.data.copy())
+        memo[id(self)] = copy
+        return copy
+
     def contiguous(self) -> Tensor:
         return self if self.data.flags.c_contiguous else self.clone()
 

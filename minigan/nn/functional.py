@@ -10,6 +10,8 @@ from minigan.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_lo
                               cross_entropy, gaussian_kl_divergence, l1_loss, mse_loss,
                               nll_loss)
 from minigan.ops.norm import vector_norm
+from minigan.ops.normalization import (batch_norm, group_norm, instance_norm, layer_norm,
+                                       pixel_norm)
 from minigan.ops.pool import avg_pool2d, max_pool2d
 from minigan.ops.resample import interpolate, pixel_shuffle, pixel_unshuffle
 from minigan.ops.shape import pad
@@ -20,5 +22,6 @@ __all__ = [
     "max_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle", "dropout", "embedding",
     "one_hot", "linear", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "cross_entropy", "gaussian_kl_divergence", "l1_loss", "mse_loss", "nll_loss",
-    "vector_norm", "pad",
+    "vector_norm", "pad", "batch_norm", "group_norm", "instance_norm", "layer_norm",
+    "pixel_norm",
 ]
