@@ -31,3 +31,8 @@ def _launcher(module: str, name: str) -> Callable[..., Any]:
 
 for _op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
     register(_op, "triton", ("cuda",), why_no_triton)(_launcher("conv", _op))
+register("attention", "triton", ("cuda",), why_no_triton)(_launcher("attention", "attention"))
+register("attention_backward", "triton", ("cuda",), why_no_triton)(
+    _launcher("attention", "attention_backward"))
+register("spectral_norm_power_iteration", "triton", ("cuda",), why_no_triton)(
+    _launcher("spectral_norm", "spectral_norm_power_iteration"))

@@ -6,7 +6,8 @@
     (g,) = mg.grad(y, x, create_graph=True)     # g = 2x, itself differentiable
     g.sum().backward()                          # x.grad = 2
 """
-from minigan import backend, cuda, kernels, nn, ops, random, testing
+from minigan import (backend, cuda, data, kernels, metrics, nn, ops, optim, random,
+                     serialization, testing)
 from minigan.autograd import (AnomalyError, Function, backward, detect_anomaly, enable_grad,
                               grad, is_anomaly_enabled, is_grad_enabled, no_grad,
                               set_detect_anomaly, set_grad_enabled)
@@ -29,6 +30,7 @@ from minigan.ops.reduction import (amax, amin, argmax, argmin, logsumexp, max, m
 from minigan.ops.shape import (broadcast_to, cat, chunk, expand, flatten, flip, movedim,
                                pad, permute, repeat, reshape, split, squeeze, stack, sum_to,
                                transpose, unsqueeze)
+from minigan.serialization import CheckpointError, load, save
 from minigan.random import (Generator, default_generator, get_rng_state, manual_seed, seed,
                             set_rng_state)
 from minigan.tensor import (Tensor, as_dtype, float16, float32, float64, get_default_dtype,

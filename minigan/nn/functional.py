@@ -2,6 +2,7 @@
 minigan.nn.functional as F``)."""
 from minigan.ops.activation import (elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu,
                                     softmax, softplus, tanh)
+from minigan.ops.attention import scaled_dot_product_attention
 from minigan.ops.conv import conv2d, conv2d_weight, conv_transpose2d
 from minigan.ops.dropout import dropout
 from minigan.ops.indexing import embedding, one_hot
@@ -23,5 +24,5 @@ __all__ = [
     "one_hot", "linear", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "cross_entropy", "gaussian_kl_divergence", "l1_loss", "mse_loss", "nll_loss",
     "vector_norm", "pad", "batch_norm", "group_norm", "instance_norm", "layer_norm",
-    "pixel_norm",
+    "pixel_norm", "scaled_dot_product_attention",
 ]

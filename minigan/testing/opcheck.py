@@ -81,7 +81,7 @@ def check_op(fn: Callable[..., Any], reference: Callable[..., Any] | None, *arra
     if differentiable is None:
         differentiable = [i for i, a in enumerate(arrays)
                           if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
-    tolerances = dict(_VALUE_TOLERANCES, **(value_tolerances or {}))
+    tolerances = {**_VALUE_TOLERANCES, **(value_tolerances or {})}
 
     # 1. values against the float64 reference
     if reference is not None:
