@@ -75,8 +75,6 @@ import tempfile
 from typing import Any
 
 import numpy as np
-import safetensors
-import safetensors.numpy
 
 from minigan.backend import Device, to_device
 from minigan.backend import device as parse_device
@@ -123,6 +121,8 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     Raises ``TypeError`` naming the key path of an unsupported object before any file is
     created, and ``FileNotFoundError`` when the directory of ``path`` does not exist.
     """
+    import safetensors.numpy
+
     path = os.fspath(path)
     arrays: dict[str, np.ndarray] = {}
     structure = json.dumps(_encode(obj, "", arrays, set()), separators=(",", ":"))
@@ -253,6 +253,8 @@ def load(path: str | os.PathLike[str], map_location: str | Device | None = None)
     Every check passes before anything is returned; any failure is a ``CheckpointError``
     naming the file and the reason.
     """
+    import safetensors
+
     target = None if map_location is None else parse_device(map_location)
     path = os.fspath(path)
     if os.path.isdir(path):
