@@ -1,0 +1,7 @@
+"""Train DCGAN with its paper's defaults (minigan/zoo/dcgan.py). `--help` lists the options;
+the default dataset is embedded, so this runs offline."""
+from minigan.train import main
+from minigan.zoo.dcgan import RECIPE
+
+if __name__ == "__main__":
+    main(RECIPE, default_dataset="digits")

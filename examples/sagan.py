@@ -1,0 +1,7 @@
+"""Train SAGAN with its paper's defaults (minigan/zoo/sagan.py). `--help` lists the options;
+the default dataset is embedded, so this runs offline."""
+from minigan.train import main
+from minigan.zoo.sagan import RECIPE
+
+if __name__ == "__main__":
+    main(RECIPE, default_dataset="digits")

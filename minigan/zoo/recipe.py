@@ -1,0 +1,60 @@
+"""A GAN variant as data: its loss, penalty, critic schedule, optimisers and network
+options, with each paper's defaults filled in by the variant's own module
+(``minigan.zoo.wgan_gp.RECIPE``...)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from minigan.zoo.losses import LOSSES
+
+PENALTIES = ("gradient", "div", "r1")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that tells one GAN variant from another.
+
+    loss: a key of ``minigan.zoo.losses.LOSSES``; penalty: None or one of ``PENALTIES``
+    with its weight (lambda, or WGAN-div's k with exponent ``penalty_power``); n_critic:
+    critic updates per generator update; weight_clip: WGAN's c; optimizer 'adam' or
+    'rmsprop' with two learning rates (TTUR when they differ) and Adam's betas;
+    network options: normalisation in G and D, spectral norm, self-attention.
+    """
+
+    name: str
+    paper: str
+    loss: str
+    penalty: str | None = None
+    penalty_weight: float = 0.0
+    penalty_power: float = 6.0
+    n_critic: int = 1
+    weight_clip: float | None = None
+    optimizer: str = "adam"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    g_norm: str = "batch"
+    d_norm: str = "batch"
+    spectral: bool = False
+    attention: bool = False
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"Recipe {self.name}: unknown loss {self.loss!r}; "
+                             f"known: {sorted(LOSSES)}")
+        if self.penalty is not None and self.penalty not in PENALTIES:
+            raise ValueError(f"Recipe {self.name}: unknown penalty {self.penalty!r}; "
+                             f"known: {PENALTIES}")
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ValueError(f"Recipe {self.name}: optimizer must be 'adam' or 'rmsprop', "
+                             f"got {self.optimizer!r}")
+        if self.n_critic < 1:
+            raise ValueError(f"Recipe {self.name}: n_critic must be >= 1, got {self.n_critic}")
+
+    def with_overrides(self, **changes: Any) -> Recipe:
+        """A copy with the given fields changed (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,10 @@
+"""WGAN-GP (Gulrajani et al. 2017): the Wasserstein critic made 1-Lipschitz by a
+penalty lambda E[(||grad D(x̂)|| - 1)^2] on random interpolates (lambda = 10), no batch
+norm in the critic (layer norm instead), 5 critic updates per generator update, Adam
+with lr 1e-4 and betas (0, 0.9)."""
+from minigan.zoo.recipe import Recipe
+
+RECIPE = Recipe(name="wgan_gp", paper="Gulrajani et al. 2017, Improved Training of "
+                "Wasserstein GANs", loss="wasserstein", penalty="gradient",
+                penalty_weight=10.0, n_critic=5, optimizer="adam", lr_g=1e-4, lr_d=1e-4,
+                betas=(0.0, 0.9), g_norm="batch", d_norm="layer")
