@@ -68,7 +68,7 @@ def torch_models(torch, gan: zoo.GAN, batch_norm: bool):
         nn.Conv2d(128, 256, 4, 2, 1, bias=not batch_norm), norm(256), nn.LeakyReLU(0.2),
         nn.Conv2d(256, 1, 4, 1, 0), nn.Flatten())
     for torch_net, mg_net in ((g, gan.generator), (d, gan.critic)):
-        state = {k.removeprefix("net."): torch.tensor(v.numpy())
+        state = {k.removeprefix("net."): torch.tensor(v.cpu().numpy())
                  for k, v in mg_net.state_dict().items()}
         torch_net.load_state_dict(state, strict=True)
     return g, d
