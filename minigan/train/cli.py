@@ -55,6 +55,10 @@ def build_parser(recipe: Recipe, default_dataset: str) -> argparse.ArgumentParse
                             "(default: 64 / 256; 8 with --quick)")
     train.add_argument("--seed", type=int, default=0,
                        help="seeds weights, latents and data order")
+    train.add_argument("--ema", type=float, default=None,
+                       help="decay of the moving average of the generator's weights that "
+                            "samples and metrics use; 0 turns it off (default: 0.999 for "
+                            "images, off for 2-D points)")
     out = parser.add_argument_group("output")
     out.add_argument("--out", default=None,
                      help="output folder (default: runs/<variant>-<dataset>)")

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from minigan import creation, nn
+from minigan import creation, nn, optim
 from minigan.autograd import no_grad
 from minigan.data import BatchIterator, ImageDataset, load_dataset
 from minigan.random import Generator, manual_seed
@@ -103,6 +103,8 @@ class Run:
         if not self.points:
             self.gan.generator.apply(nn.init.dcgan_init_)
             self.gan.critic.apply(nn.init.dcgan_init_)
+        decay = args.ema if args.ema is not None else (0.0 if self.points else 0.999)
+        self.ema = optim.EMA(self.gan.generator, decay) if decay > 0 else None
         self.rng = Generator(args.seed + 1)
         fixed = Generator(args.seed + 2)
         self.fixed_z = creation.randn(64 if not self.points else 2500, self.gan.latent_dim,
@@ -116,6 +118,7 @@ class Run:
     def state(self) -> dict[str, Any]:
         return {"format": "minigan-run", "recipe": self.recipe.name, "step": self.step,
                 "seconds": self.seconds, "gan": self.gan.state_dict(),
+                "ema": None if self.ema is None else self.ema.state_dict(),
                 "rng": self.rng.get_state(), "data": self.source.state_dict(),
                 "history": {k: np.asarray(v, np.float64) for k, v in self.history.items()}}
 
@@ -131,6 +134,12 @@ class Run:
             raise SystemExit(f"--resume: {path} is a {state.get('recipe')} run, not "
                              f"{self.recipe.name}")
         self.gan.load_state_dict(state["gan"])
+        if (self.ema is None) != (state.get("ema") is None):
+            raise SystemExit(f"--resume: {path} was trained "
+                             f"{'without' if state.get('ema') is None else 'with'} --ema; "
+                             f"resume with the same setting")
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
         self.rng.set_state(state["rng"])
         self.source.load_state_dict(state["data"])
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
@@ -139,9 +148,17 @@ class Run:
         return True
 
     # ---------------------------------------------------------------- outputs --
+    def update_average(self) -> None:
+        if self.ema is not None:
+            self.ema.update(self.gan.generator)
+
+    def sampling_generator(self) -> nn.Module:
+        """The generator pictures and metrics use: the weight average when there is one."""
+        return self.gan.generator if self.ema is None else self.ema.module
+
     def sample(self, n: int) -> np.ndarray:
         """n generated examples as a NumPy array (eval mode, no graph)."""
-        g = self.gan.generator
+        g = self.sampling_generator()
         g.eval()
         try:
             with no_grad():
@@ -157,7 +174,7 @@ class Run:
     def write_samples(self) -> None:
         folder = self.out / "samples"
         folder.mkdir(parents=True, exist_ok=True)
-        g, d = self.gan.generator, self.gan.critic
+        g, d = self.sampling_generator(), self.gan.critic
         path = folder / f"step-{self.step:08d}.png"
         # Eval mode: batch norm and spectral norm must not update their state here, or
         # the training would depend on when pictures are drawn.
@@ -293,6 +310,7 @@ def train(recipe: Recipe, args: argparse.Namespace) -> Run:
                     # The step is not counted, so a resumed run draws its batches again.
                     run.source.load_state_dict(cursor)
                     raise
+                run.update_average()
                 run.step += 1
                 run.seconds += time.perf_counter() - start
                 run.record(losses)

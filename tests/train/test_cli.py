@@ -7,7 +7,7 @@ from minigan.zoo import RECIPES
 
 OPTIONS = ["--dataset", "--data-dir", "--image-size", "--device", "--steps", "--batch-size",
            "--lr-g", "--lr-d", "--n-critic", "--penalty-weight", "--latent-dim", "--width",
-           "--seed", "--out", "--resume", "--sample-every", "--eval-every",
+           "--seed", "--ema", "--out", "--resume", "--sample-every", "--eval-every",
            "--checkpoint-every", "--keep", "--quick", "--no-progress"]
 
 
@@ -32,7 +32,7 @@ def test_defaults_leave_the_recipe_and_the_loop_to_decide():
     assert args.keep == 3 and not args.resume and not args.quick and not args.no_progress
     for name in ["steps", "batch_size", "lr_g", "lr_d", "n_critic", "penalty_weight",
                  "latent_dim", "width", "out", "sample_every", "eval_every",
-                 "checkpoint_every", "data_dir", "image_size"]:
+                 "checkpoint_every", "data_dir", "image_size", "ema"]:
         assert getattr(args, name) is None, name
 
 
@@ -40,12 +40,13 @@ def test_options_parse_to_their_types():
     args = parse_args(RECIPES["wgan"], "digits", [
         "--dataset", "grid25", "--steps", "7", "--batch-size", "8", "--lr-g", "1e-3",
         "--lr-d", "2e-3", "--n-critic", "2", "--penalty-weight", "0.5", "--latent-dim", "4",
-        "--width", "8", "--seed", "3", "--out", "somewhere", "--resume", "--keep", "1",
+        "--width", "8", "--seed", "3", "--ema", "0.99", "--out", "somewhere", "--resume",
+        "--keep", "1",
         "--quick", "--no-progress", "--device", "cuda"])
     assert vars(args) == dict(
         dataset="grid25", data_dir=None, image_size=None, device="cuda", steps=7, batch_size=8,
         lr_g=1e-3, lr_d=2e-3, n_critic=2, penalty_weight=0.5, latent_dim=4, width=8, seed=3,
-        out="somewhere", resume=True, sample_every=None, eval_every=None,
+        ema=0.99, out="somewhere", resume=True, sample_every=None, eval_every=None,
         checkpoint_every=None, keep=1, quick=True, no_progress=True)
 
 
