@@ -1,5 +1,5 @@
-"""Train WGAN_DIV with its paper's defaults (minigan/zoo/wgan_div.py). `--help` lists the options;
-the default dataset is embedded, so this runs offline."""
+"""Train WGAN-div with its paper's defaults (minigan/zoo/wgan_div.py). `--help` lists
+the options; the default dataset is embedded, so this runs offline."""
 from minigan.train import main
 from minigan.zoo.wgan_div import RECIPE
 

@@ -1,5 +1,5 @@
-"""Train WGAN_GP with its paper's defaults (minigan/zoo/wgan_gp.py). `--help` lists the options;
-the default dataset is embedded, so this runs offline."""
+"""Train WGAN-GP with its paper's defaults (minigan/zoo/wgan_gp.py). `--help` lists
+the options; the default dataset is embedded, so this runs offline."""
 from minigan.train import main
 from minigan.zoo.wgan_gp import RECIPE
 

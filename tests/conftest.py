@@ -1,4 +1,5 @@
-"""Shared test setup: hypothesis profiles (derandomized under CI) and the gpu marker."""
+"""Shared test setup: hypothesis profiles (derandomized under CI), the gpu marker, and a
+session-wide $MINIGAN_CACHE."""
 import pytest
 
 from minigan.backend import cuda_is_available
@@ -14,3 +15,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def minigan_cache(tmp_path_factory):
+    """$MINIGAN_CACHE for the whole session, so evaluation classifiers are cached in a
+    temporary folder, never in ~/.cache, and the digits classifier trains at most once."""
+    path = tmp_path_factory.getbasetemp() / "minigan-cache"
+    path.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINIGAN_CACHE", str(path))
+        yield path

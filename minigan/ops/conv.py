@@ -31,8 +31,8 @@ matrix  cols: (C*kh*kw, N*Ho*Wo),  row (c, p, q), column (n, i, j); then
 
 ``im2col``/``col2im`` come in two implementations: ``numpy`` (the reference below, strided
 views and slice-adds) and ``cpp`` (csrc/cpu/im2col.cpp, OpenMP, writing into a reused
-per-thread workspace); the GEMMs stay in NumPy's BLAS. The registry (``minigan.backend``) picks one per device, and
-``use_implementation("conv2d", "numpy")`` forces the reference.
+per-thread workspace); the GEMMs stay in NumPy's BLAS. The registry (``minigan.backend``)
+picks one per device, and ``use_implementation("conv2d", "numpy")`` forces the reference.
 """
 from __future__ import annotations
 

@@ -34,8 +34,7 @@ def build_parser(recipe: Recipe, default_dataset: str) -> argparse.ArgumentParse
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                        help="where tensors live; cuda needs CuPy and an NVIDIA GPU")
     train.add_argument("--steps", type=int, default=None,
-                       help="generator updates to train for (default: 2000 on 2-D points, "
-                            "1500 on images; 6 with --quick)")
+                       help="generator updates to train for (default: 2000; 6 with --quick)")
     train.add_argument("--batch-size", type=int, default=None,
                        help="examples per batch (default: 64; 16 with --quick)")
     train.add_argument("--lr-g", type=float, default=None,
@@ -51,8 +50,9 @@ def build_parser(recipe: Recipe, default_dataset: str) -> argparse.ArgumentParse
     train.add_argument("--latent-dim", type=int, default=None,
                        help="size of z (default: 2 for points, 100 for images)")
     train.add_argument("--width", type=int, default=None,
-                       help="base channels of the DCGAN nets / hidden units of the MLPs "
-                            "(default: 64 / 256; 8 with --quick)")
+                       help="base channels of the DCGAN nets (default: 32 for 16-pixel "
+                            "images, 64 above) / hidden units of the MLPs (default: 256); 8 "
+                            "with --quick")
     train.add_argument("--seed", type=int, default=0,
                        help="seeds weights, latents and data order")
     train.add_argument("--ema", type=float, default=None,

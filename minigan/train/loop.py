@@ -35,7 +35,7 @@ from minigan.train.images import save_image_grid, save_loss_plot, save_points_pl
 from minigan.zoo.recipe import Recipe
 from minigan.zoo.step import GAN, build_gan, train_step
 
-DEFAULT_STEPS = {"points": 2000, "images": 1500}
+DEFAULT_STEPS = 2000
 QUICK = dict(steps=6, batch_size=16, width=8, sample_every=3, eval_every=3,
              checkpoint_every=3)
 
@@ -265,7 +265,7 @@ def train(recipe: Recipe, args: argparse.Namespace) -> Run:
                 setattr(args, key, value)
     args.batch_size = args.batch_size or 64
     run = Run(recipe, args)
-    steps = args.steps or DEFAULT_STEPS["points" if run.points else "images"]
+    steps = args.steps or DEFAULT_STEPS
     sample_every = args.sample_every or max(steps // 10, 1)
     eval_every = args.eval_every or max(steps // 5, 1)
     checkpoint_every = args.checkpoint_every or max(steps // 5, 1)

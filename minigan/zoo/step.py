@@ -56,9 +56,10 @@ def _optimizer(recipe: Recipe, params: Any, lr: float) -> optim.Optimizer:
 
 def build_gan(recipe: Recipe, data_shape: Sequence[int], latent_dim: int | None = None,
               width: int | None = None, device: str = "cpu") -> GAN:
-    """Networks for ``data_shape``: (2,) points get the MLP pair, (C, S, S) images the
-    DCGAN pair with the recipe's norms, spectral norm and attention (at S / 2 in G,
-    S / 4 in D: SAGAN puts it at the middle resolutions)."""
+    """Networks for ``data_shape``: (2,) points get the MLP pair (width 256 by default),
+    (C, S, S) images the DCGAN pair (base width 32 for 16-pixel images, 64 above) with the
+    recipe's norms, spectral norm and attention (at S / 2 in G, S / 4 in D: SAGAN puts it
+    at the middle resolutions)."""
     shape = tuple(data_shape)
     if len(shape) == 1:
         latent_dim = latent_dim or 2
@@ -67,8 +68,8 @@ def build_gan(recipe: Recipe, data_shape: Sequence[int], latent_dim: int | None 
         d: nn.Module = MLPCritic(shape[0], width, spectral=recipe.spectral)
     elif len(shape) == 3 and shape[1] == shape[2]:
         latent_dim = latent_dim or 100
-        width = width or 64
         size = shape[1]
+        width = width or (32 if size <= 16 else 64)
         g = DCGANGenerator(latent_dim, shape[0], size, width, recipe.g_norm, recipe.spectral,
                            size // 2 if recipe.attention else None)
         d = DCGANCritic(shape[0], size, width, recipe.d_norm, recipe.spectral,
