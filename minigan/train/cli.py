@@ -45,7 +45,10 @@ def build_parser(recipe: Recipe, default_dataset: str) -> argparse.ArgumentParse
                        help=f"critic updates per generator update (paper: {recipe.n_critic})")
     train.add_argument("--penalty-weight", type=float, default=None,
                        help=f"weight of the {recipe.penalty} penalty (paper: "
-                            f"{recipe.penalty_weight})" if recipe.penalty else
+                            f"{recipe.penalty_weight}"
+                            + (f"; {recipe.penalty_weight_points} on 2-D points"
+                               if recipe.penalty_weight_points is not None else "") + ")"
+                       if recipe.penalty else
                        "penalty weight (unused: this recipe has no penalty)")
     train.add_argument("--latent-dim", type=int, default=None,
                        help="size of z (default: 2 for points, 100 for images)")

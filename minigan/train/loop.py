@@ -91,6 +91,10 @@ class Run:
         self.out = Path(args.out or f"runs/{recipe.name}-{args.dataset}")
         self.dataset = load_dataset(args.dataset, args.data_dir, args.image_size)
         self.points = not isinstance(self.dataset, ImageDataset)
+        if self.points and args.penalty_weight is None and \
+                self.recipe.penalty_weight_points is not None:
+            self.recipe = self.recipe.with_overrides(
+                penalty_weight=self.recipe.penalty_weight_points)
         manual_seed(args.seed)
         if self.points:
             self.source: Any = PointSource(self.dataset, args.batch_size, args.seed)

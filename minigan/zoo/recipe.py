@@ -16,7 +16,8 @@ class Recipe:
     """Everything that tells one GAN variant from another.
 
     loss: a key of ``minigan.zoo.losses.LOSSES``; penalty: None or one of ``PENALTIES``
-    with its weight (lambda, or WGAN-div's k with exponent ``penalty_power``); n_critic:
+    with its weight (lambda, or WGAN-div's k with exponent ``penalty_power``), and the
+    weight the authors used on 2-D toy data where it differs; n_critic:
     critic updates per generator update; weight_clip: WGAN's c; optimizer 'adam' or
     'rmsprop' with two learning rates (TTUR when they differ) and Adam's betas;
     network options: normalisation in G and D, spectral norm, self-attention.
@@ -28,6 +29,7 @@ class Recipe:
     penalty: str | None = None
     penalty_weight: float = 0.0
     penalty_power: float = 6.0
+    penalty_weight_points: float | None = None
     n_critic: int = 1
     weight_clip: float | None = None
     optimizer: str = "adam"

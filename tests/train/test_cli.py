@@ -60,7 +60,9 @@ def test_help_names_the_paper_and_its_values(name):
     if recipe.penalty is None:
         assert "this recipe has no penalty" in text
     else:
-        assert f"{recipe.penalty} penalty (paper: {recipe.penalty_weight})" in text
+        assert f"{recipe.penalty} penalty (paper: {recipe.penalty_weight}" in text
+        if recipe.penalty_weight_points is not None:
+            assert f"{recipe.penalty_weight_points} on 2-D points" in text
 
 
 def test_bad_values_are_rejected_by_argparse(capsys):
