@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from minigan import creation
 from minigan.autograd import grad
+from minigan.nn.module import Module
 from minigan.ops.norm import vector_norm
 from minigan.random import Generator
 from minigan.tensor import Tensor
-from minigan.nn.module import Module
 
 
 def _input_gradient(critic: Module, x: Tensor) -> Tensor:
