@@ -46,8 +46,8 @@ def build_parser(recipe: Recipe, default_dataset: str) -> argparse.ArgumentParse
     train.add_argument("--penalty-weight", type=float, default=None,
                        help=f"weight of the {recipe.penalty} penalty (paper: "
                             f"{recipe.penalty_weight}"
-                            + (f"; {recipe.penalty_weight_points} on 2-D points"
-                               if recipe.penalty_weight_points is not None else "") + ")"
+                            + (f"; {recipe.toy_settings['penalty_weight']} on 2-D points"
+                               if "penalty_weight" in recipe.toy_settings else "") + ")"
                        if recipe.penalty else
                        "penalty weight (unused: this recipe has no penalty)")
     train.add_argument("--latent-dim", type=int, default=None,

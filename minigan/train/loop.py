@@ -85,16 +85,14 @@ class Run:
 
     def __init__(self, recipe: Recipe, args: argparse.Namespace) -> None:
         self.args = args
-        self.recipe = recipe.with_overrides(lr_g=args.lr_g, lr_d=args.lr_d,
-                                            n_critic=args.n_critic,
-                                            penalty_weight=args.penalty_weight)
         self.out = Path(args.out or f"runs/{recipe.name}-{args.dataset}")
         self.dataset = load_dataset(args.dataset, args.data_dir, args.image_size)
         self.points = not isinstance(self.dataset, ImageDataset)
-        if self.points and args.penalty_weight is None and \
-                self.recipe.penalty_weight_points is not None:
-            self.recipe = self.recipe.with_overrides(
-                penalty_weight=self.recipe.penalty_weight_points)
+        if self.points:
+            recipe = recipe.with_overrides(**recipe.toy_settings)
+        self.recipe = recipe.with_overrides(lr_g=args.lr_g, lr_d=args.lr_d,
+                                            n_critic=args.n_critic,
+                                            penalty_weight=args.penalty_weight)
         manual_seed(args.seed)
         if self.points:
             self.source: Any = PointSource(self.dataset, args.batch_size, args.seed)

@@ -3,7 +3,7 @@ options, with each paper's defaults filled in by the variant's own module
 (``minigan.zoo.wgan_gp.RECIPE``...)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from minigan.zoo.losses import LOSSES
@@ -16,11 +16,12 @@ class Recipe:
     """Everything that tells one GAN variant from another.
 
     loss: a key of ``minigan.zoo.losses.LOSSES``; penalty: None or one of ``PENALTIES``
-    with its weight (lambda, or WGAN-div's k with exponent ``penalty_power``), and the
-    weight the authors used on 2-D toy data where it differs; n_critic:
+    with its weight (lambda, or WGAN-div's k with exponent ``penalty_power``); n_critic:
     critic updates per generator update; weight_clip: WGAN's c; optimizer 'adam' or
     'rmsprop' with two learning rates (TTUR when they differ) and Adam's betas;
-    network options: normalisation in G and D, spectral norm, self-attention.
+    network options: normalisation in G and D, spectral norm, self-attention;
+    toy_settings: fields the authors set differently for 2-D toy data, which the training
+    loop applies on 2-D points (before the command line's own overrides).
     """
 
     name: str
@@ -29,7 +30,6 @@ class Recipe:
     penalty: str | None = None
     penalty_weight: float = 0.0
     penalty_power: float = 6.0
-    penalty_weight_points: float | None = None
     n_critic: int = 1
     weight_clip: float | None = None
     optimizer: str = "adam"
@@ -40,6 +40,7 @@ class Recipe:
     d_norm: str = "batch"
     spectral: bool = False
     attention: bool = False
+    toy_settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -53,6 +54,10 @@ class Recipe:
                              f"got {self.optimizer!r}")
         if self.n_critic < 1:
             raise ValueError(f"Recipe {self.name}: n_critic must be >= 1, got {self.n_critic}")
+        names = {f.name for f in fields(self)} - {"name", "paper", "toy_settings"}
+        unknown = sorted(set(self.toy_settings) - names)
+        if unknown:
+            raise ValueError(f"Recipe {self.name}: toy_settings names unknown fields {unknown}")
 
     def with_overrides(self, **changes: Any) -> Recipe:
         """A copy with the given fields changed (None values are ignored)."""

@@ -58,8 +58,8 @@ def test_quick_run_leaves_a_complete_run_folder(name, finished):
     assert f"{name}: 6 steps in" in stdout                   # --quick trains 6 steps
     config = json.loads((out / "config.json").read_text())
     recipe = RECIPES[name]
-    if name != ON_DIGITS and recipe.penalty_weight_points is not None:   # run on ring8
-        recipe = recipe.with_overrides(penalty_weight=recipe.penalty_weight_points)
+    if name != ON_DIGITS:                                       # run on ring8
+        recipe = recipe.with_overrides(**recipe.toy_settings)
     assert config["variant"] == name and config["recipe"] == json.loads(
         json.dumps(recipe.to_dict()))
     entries = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

@@ -61,8 +61,8 @@ def test_help_names_the_paper_and_its_values(name):
         assert "this recipe has no penalty" in text
     else:
         assert f"{recipe.penalty} penalty (paper: {recipe.penalty_weight}" in text
-        if recipe.penalty_weight_points is not None:
-            assert f"{recipe.penalty_weight_points} on 2-D points" in text
+        if "penalty_weight" in recipe.toy_settings:
+            assert f"{recipe.toy_settings['penalty_weight']} on 2-D points" in text
 
 
 def test_bad_values_are_rejected_by_argparse(capsys):

@@ -138,7 +138,8 @@ def test_run_writes_config_metrics_samples_plots_and_checkpoints(tmp_path):
     run = _run("wgan_gp", tmp_path, "--keep", "1")
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["variant"] == "wgan_gp"
-    assert config["recipe"]["penalty_weight"] == 0.1          # the toy-data weight on points
+    assert config["recipe"]["penalty_weight"] == 0.1          # the toy-data settings on points
+    assert config["recipe"]["betas"] == [0.5, 0.9]
     assert config["args"]["steps"] == STEPS and config["args"]["width"] == 8
     entries = _metrics(tmp_path)
     assert [e["step"] for e in entries] == [3, 6]

@@ -20,7 +20,7 @@ PAPER_DEFAULTS = {
     "wgan": dict(loss="wasserstein", penalty=None, n_critic=5, weight_clip=0.01,
                  optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, spectral=False, attention=False),
     "wgan_gp": dict(loss="wasserstein", penalty="gradient", penalty_weight=10.0,
-                    penalty_weight_points=0.1, n_critic=5,
+                    toy_settings={"penalty_weight": 0.1, "betas": (0.5, 0.9)}, n_critic=5,
                     weight_clip=None, optimizer="adam", lr_g=1e-4, lr_d=1e-4,
                     betas=(0.0, 0.9), spectral=False, attention=False),
     "wgan_div": dict(loss="wasserstein", penalty="div", penalty_weight=2.0, penalty_power=6.0,
@@ -80,3 +80,8 @@ def test_invalid_recipe_is_an_error_naming_it(change, message):
 def test_overrides_are_validated():
     with pytest.raises(ValueError, match="Recipe wgan: n_critic must be >= 1, got 0"):
         RECIPES["wgan"].with_overrides(n_critic=0)
+
+
+def test_toy_settings_must_name_recipe_fields():
+    with pytest.raises(ValueError, match=r"toy_settings names unknown fields \['lambda'\]"):
+        RECIPES["wgan_gp"].with_overrides(toy_settings={"lambda": 0.1})
