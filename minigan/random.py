@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "get_rng_state",
-           "set_rng_state"]
+           "set_rng_state", "pcg64_state", "set_pcg64_state"]
 
 
 class Generator:
@@ -33,25 +33,13 @@ class Generator:
 
     def get_state(self) -> dict[str, Any]:
         """The complete state as JSON-ready data (ints as decimal strings)."""
-        state = self._rng.bit_generator.state
-        return {
-            "bit_generator": state["bit_generator"],
-            "state": str(state["state"]["state"]),
-            "inc": str(state["state"]["inc"]),
-            "has_uint32": int(state["has_uint32"]),
-            "uinteger": int(state["uinteger"]),
-        }
+        return {"bit_generator": "PCG64", **pcg64_state(self._rng)}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state from ``get_state``; the stream continues exactly."""
         if state.get("bit_generator") != "PCG64":
             raise ValueError(f"set_state: expected a PCG64 state, got {state!r:.80}")
-        self._rng.bit_generator.state = {
-            "bit_generator": "PCG64",
-            "state": {"state": int(state["state"]), "inc": int(state["inc"])},
-            "has_uint32": int(state["has_uint32"]),
-            "uinteger": int(state["uinteger"]),
-        }
+        set_pcg64_state(self._rng, state)
 
     # Draws, as NumPy arrays on the CPU.
     def normal(self, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
@@ -75,6 +63,24 @@ class Generator:
     def permutation(self, n: int) -> np.ndarray:
         """A random permutation of range(n)."""
         return self._rng.permutation(n)
+
+
+def pcg64_state(rng: np.random.Generator) -> dict[str, Any]:
+    """The state of a NumPy PCG64 generator as JSON-ready data (its 128-bit integers as
+    decimal strings)."""
+    state = rng.bit_generator.state
+    return {"state": str(state["state"]["state"]), "inc": str(state["state"]["inc"]),
+            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
+
+
+def set_pcg64_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    """Restore a ``pcg64_state`` into a NumPy PCG64 generator."""
+    rng.bit_generator.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": int(state["state"]), "inc": int(state["inc"])},
+        "has_uint32": int(state["has_uint32"]),
+        "uinteger": int(state["uinteger"]),
+    }
 
 
 default_generator = Generator(0)

@@ -27,7 +27,7 @@ import numpy as np
 from minigan import creation, nn, optim
 from minigan.autograd import no_grad
 from minigan.data import BatchIterator, ImageDataset, load_dataset
-from minigan.random import Generator, manual_seed
+from minigan.random import Generator, manual_seed, pcg64_state, set_pcg64_state
 from minigan.train.checkpoints import CheckpointManager
 from minigan.train.cli import parse_args
 from minigan.train.evaluation import Evaluator
@@ -52,15 +52,10 @@ class PointSource:
         return self.sampler.sample(self.batch_size, self.rng)
 
     def state_dict(self) -> dict[str, Any]:
-        state = self.rng.bit_generator.state
-        return {"state": str(state["state"]["state"]), "inc": str(state["state"]["inc"]),
-                "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
+        return pcg64_state(self.rng)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rng.bit_generator.state = {
-            "bit_generator": "PCG64",
-            "state": {"state": int(state["state"]), "inc": int(state["inc"])},
-            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
+        set_pcg64_state(self.rng, state)
 
 
 class ImageSource:
