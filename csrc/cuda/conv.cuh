@@ -1,0 +1,541 @@
+// Convolution as an implicit GEMM in CUDA: conv2d, its input gradient (conv_transpose2d)
+// and its weight gradient (conv2d_weight), all three through one tiled GEMM kernel.
+//
+// The ops of minigan/ops/conv.py (and kernels/conv.py, the same math in Triton). Notation:
+// x (N, C, H, W), weight (O, C/g, kh, kw), y (N, O, Ho, Wo), g groups; pixel (i, j) of y
+// reads x at  h = i sh - ph + p dh,  w = j sw - pw + q dw  through tap (p, q), and x is zero
+// outside its H x W pixels. Per group, each op is one matrix product C = A B:
+//
+//   conv2d            y[(n,i,j), o]    = sum_(c,p,q)  x[n, c, h, w]    weight[o, c, p, q]
+//                     M = N Ho Wo,  N = O/g,  K = (C/g) kh kw
+//   conv_transpose2d  dx[(n,h,w), c]   = sum_(o,p,q)  dy[n, o, i, j]   weight[o, c, p, q]
+//                     M = N H W,  N = C/g,  K = (O/g) kh kw,  where the tap (p, q) of
+//                     pixel (h, w) reads dy at  i = (h + ph - p dh) / sh,
+//                     j = (w + pw - q dw) / sw,  only where both divisions are exact and
+//                     0 <= i < Ho, 0 <= j < Wo (the output pixels that the tap fed)
+//   conv2d_weight     dw[o, (c,p,q)]   = sum_(n,i,j)  dy[n, o, i, j]   x[n, c, h, w]
+//                     M = O/g,  N = (C/g) kh kw,  K = N Ho Wo
+//
+// (channels c and o counted within the group). "Implicit": the operands, im2col matrices
+// of up to kh kw copies of the image, are never built in memory. Element (m, k) of A and
+// (k, n) of B are computed from their indices and read straight from x, dy or weight,
+// as zero where they fall into the padding.
+//
+// One kernel, three problems. implicit_gemm_kernel<T, Problem> is the GEMM, written once.
+// A small Problem struct (Conv2dGemm, ConvTranspose2dGemm, Conv2dWeightGemm) says
+//   a_row(g, m)        what every element of row m of A needs, computed once per tile
+//                      (for conv2d: the image of pixel (n, i, j) and the corner of its
+//                      receptive field),
+//   a(row, k, inside)  A[m, k]: the reduction index k decoded into its digits (c, p, q),
+//                      the address, and the load, or zero where the element is not
+//                      `inside` the product (the kernel's mask: m >= M, or k outside the
+//                      block's range of k) or lies in the padding (the problem's mask),
+//   b_col(g, n), b(col, k, inside)   the same for column n of B,
+//   store(g, split, m, n, v)         where C[m, n] goes,
+// and which index of each operand is contiguous in memory (a_order, b_order). Decoding k
+// costs two integer divisions per element loaded, the price of building no im2col
+// matrix. a and b decode k before they look at `inside`, so that the compiler computes
+// the decoding once for all the loads of a thread that share a k.
+//
+// Blocks and threads. Block (bx, by, bz) computes the 64 x 64 tile C[64 bx :, 64 by :] of
+// group bz % g (and, for the weight gradient, of reduction slice bz / g). Its 256 threads
+// walk the reduction in steps of 16:
+//   load      the A tile (64 x 16) and the B tile (16 x 64) into shared memory, stored
+//             k-major as a_tile[k][m] and b_tile[k][n], four elements of each per thread;
+//             consecutive threads take consecutive elements along the operand's
+//             contiguous index, so that a warp's loads fall into few cache lines: the
+//             pixels j of x and dy for A of conv2d and conv_transpose2d, the taps of a
+//             weight row for their B, the pixels for both operands of conv2d_weight;
+//   multiply  thread t owns the 4 x 4 block of C at rows 4 (t % 16) + i, columns
+//             4 (t / 16) + j, in 16 registers, and for each of the 16 k of the step adds
+//             a_tile[k][its 4 rows] x b_tile[k][its 4 columns]: two reads of 4
+//             neighbouring elements (one 16-byte vector of floats each) for 16 FMAs.
+// While a step multiplies, the next step's elements are loaded from global memory into
+// registers (a_next, b_next), so their latency hides behind the arithmetic; shared memory
+// holds one step, with one __syncthreads before the multiply and one after it.
+//
+// Why these tiles. A 4 x 4 block per thread keeps 16 accumulators and 8 operands in
+// registers and makes 2 FMAs per element read from shared memory. 64 x 64 per block
+// matches the channel counts of GAN layers (64 to 512, and often small images), where
+// 128-wide tiles would leave half of a tile idle. 16-deep steps keep the two tiles at
+// 8.5 KB (float) or 17 KB (double), so that several blocks share an SM and any CUDA
+// device runs them without opting into more than 48 KB. The tile rows are padded by 4
+// elements: a warp that stores along k then spreads over the banks, and every row still
+// starts on a 16-byte boundary for the vector reads.
+//
+// The weight gradient. Its reduction runs over every pixel of the batch (N Ho Wo: long)
+// and its output is small, so output tiles alone would leave most of an H100 idle. The
+// reduction is cut into slices (conv2d_weight_split in conv.h): block z = split g + group
+// writes the partial tile of its slice into the caller's workspace, (splits, O, taps),
+// and a second kernel adds the partials into dw in order of split: deterministic (the
+// same bits on every run), no atomics.
+//
+// Empty sums. A product with K = 0 (no input channels; conv_transpose2d with no output
+// channels) runs zero steps and stores zeros; the weight gradient of an empty batch has
+// no splits, and the sum of no partials writes zeros. An empty output launches nothing.
+//
+// Precision. Products and sums in Accumulator<T>::type (float for float, double for
+// double) with one rounding to T at the store; the partials stay in the accumulator type.
+//
+// Strided transposed convolutions: A is zero wherever the division by the stride is not
+// exact, on all but 1 / (sh sw) of the taps, and the kernel multiplies those zeros too, as
+// the Triton kernel does. (Sorting pixels by their phase h mod sh would skip them.)
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "cuda/conv.h"
+#include "cuda/device.cuh"
+
+namespace minigan::cuda {
+
+inline constexpr int kConvThreads = 256;      // (64 / 4) x (64 / 4) threads
+inline constexpr int kConvThreadM = 4;        // each thread: a 4 x 4 block of C
+inline constexpr int kConvThreadN = 4;
+inline constexpr int kConvPad = 4;            // shared tile rows are 64 + 4 elements long
+static_assert(kConvThreads == (kConvTileM / kConvThreadM) * (kConvTileN / kConvThreadN));
+static_assert(kConvTileM * kConvTileK % kConvThreads == 0 &&
+              kConvTileN * kConvTileK % kConvThreads == 0);
+
+// The matrix product of a problem: for each of `groups` groups, C (m x n) = A (m x k)
+// B (k x n), the reduction cut into slices of k_per_split (one slice: k_per_split = k).
+struct ConvGemmShape {
+  int groups, m, n, k, k_per_split;
+};
+
+// ConvSizes as the kernels' 32-bit index arithmetic sees them (offsets into the arrays
+// are int64_t), with the channels per group c_g = c / groups and o_g = o / groups.
+struct ConvIndex {
+  int n, c, h, w, o, kh, kw, ho, wo, sh, sw, ph, pw, dh, dw, groups, c_g, o_g;
+};
+
+// index = (hi mid + md) lo + low, a row-major index over (hi, mid, lo): its digits.
+// Indices are never negative, and unsigned division is the cheaper one on a GPU.
+struct ConvDigits {
+  int hi, mid, lo;
+};
+__device__ __forceinline__ ConvDigits conv_digits(int index, int mid, int lo) {
+  const unsigned span = static_cast<unsigned>(mid) * static_cast<unsigned>(lo);
+  const unsigned hi = static_cast<unsigned>(index) / span;
+  const unsigned rest = static_cast<unsigned>(index) - hi * span;
+  const unsigned md = rest / static_cast<unsigned>(lo);
+  return {static_cast<int>(hi), static_cast<int>(md),
+          static_cast<int>(rest - md * static_cast<unsigned>(lo))};
+}
+
+// `#pragma unroll` for nvcc; the host compiler of the emulator does not know the pragma.
+#if defined(__CUDACC__)
+#define MINIGAN_CONV_UNROLL _Pragma("unroll")
+#else
+#define MINIGAN_CONV_UNROLL
+#endif
+
+// Which index of an operand is contiguous in memory: its row or column index (m of A,
+// n of B), or the reduction index k.
+enum class Contiguous { mn, k };
+
+// The s-th element that thread t loads of a (LINES x kConvTileK) operand tile: its line
+// (m or n within the tile) and its k. Consecutive threads take consecutive elements
+// along the contiguous index; with `mn` a thread keeps one line and visits 4 k, with `k`
+// it keeps one k and visits 4 lines. Either way the 256 threads cover the tile once.
+template <int LINES, Contiguous order>
+struct ConvLoadSlot {
+  static constexpr int kPerThread = LINES * kConvTileK / kConvThreads;
+  __device__ __forceinline__ static int line(int t, int s) {
+    return order == Contiguous::mn ? t % LINES
+                                   : t / kConvTileK + s * (kConvThreads / kConvTileK);
+  }
+  __device__ __forceinline__ static int k(int t, int s) {
+    return order == Contiguous::mn ? t / LINES + s * (kConvThreads / LINES) : t % kConvTileK;
+  }
+};
+
+// --------------------------------------------------------------------------------------
+// The three problems
+// --------------------------------------------------------------------------------------
+
+// conv2d: A[(n,i,j), (c,p,q)] = x[n, g C/g + c, i sh - ph + p dh, j sw - pw + q dw],
+//         B[(c,p,q), o] = weight[g O/g + o, c, p, q],   C[(n,i,j), o] = y[n, g O/g + o, i, j]
+template <typename T>
+struct Conv2dGemm {
+  using Acc = typename Accumulator<T>::type;
+  static constexpr Contiguous a_order = Contiguous::mn;  // neighbouring j, neighbouring w
+  static constexpr Contiguous b_order = Contiguous::k;   // a weight row is K long
+
+  ConvGemmShape gemm;
+  ConvIndex s;
+  const T* x;
+  const T* weight;
+  T* y;
+
+  // Row m = output pixel (n, i, j): the offset of x[n, g C/g] and the top-left corner of
+  // the pixel's receptive field (which may lie in the padding).
+  struct RowA {
+    int64_t image;
+    int top, left;
+  };
+  __device__ __forceinline__ RowA a_row(int g, int m) const {
+    const ConvDigits nij = conv_digits(m, s.ho, s.wo);
+    return {(static_cast<int64_t>(nij.hi) * s.c + static_cast<int64_t>(g) * s.c_g) * s.h * s.w,
+            nij.mid * s.sh - s.ph, nij.lo * s.sw - s.pw};
+  }
+  __device__ __forceinline__ T a(const RowA& row, int k, bool inside) const {
+    const ConvDigits cpq = conv_digits(k, s.kh, s.kw);
+    const int h = row.top + cpq.mid * s.dh;
+    const int w = row.left + cpq.lo * s.dw;
+    inside = inside && h >= 0 && h < s.h && w >= 0 && w < s.w;
+    return inside ? x[row.image + (static_cast<int64_t>(cpq.hi) * s.h + h) * s.w + w] : T(0);
+  }
+
+  // Column n = output channel g O/g + n: the offset of its weight row, K = (C/g) kh kw long.
+  using ColB = int64_t;
+  __device__ __forceinline__ ColB b_col(int g, int n) const {
+    return (static_cast<int64_t>(g) * s.o_g + n) * gemm.k;
+  }
+  __device__ __forceinline__ T b(ColB row, int k, bool inside) const {
+    return inside ? weight[row + k] : T(0);
+  }
+
+  __device__ __forceinline__ void store(int g, int, int m, int n, Acc value) const {
+    const int plane = s.ho * s.wo;
+    const int image = m / plane;
+    y[(static_cast<int64_t>(image) * s.o + g * s.o_g + n) * plane + (m - image * plane)] =
+        static_cast<T>(value);
+  }
+};
+
+// conv_transpose2d: A[(n,h,w), (o,p,q)] = dy[n, g O/g + o, i, j] where the tap hits,
+//                   B[(o,p,q), c] = weight[g O/g + o, c, p, q],
+//                   C[(n,h,w), c] = dx[n, g C/g + c, h, w]
+template <typename T>
+struct ConvTranspose2dGemm {
+  using Acc = typename Accumulator<T>::type;
+  static constexpr Contiguous a_order = Contiguous::mn;  // neighbouring w, neighbouring j
+  static constexpr Contiguous b_order = Contiguous::k;   // weight[o, c]: kh kw taps in a row
+
+  ConvGemmShape gemm;
+  ConvIndex s;
+  const T* dy;
+  const T* weight;
+  T* dx;
+
+  // Row m = input pixel (n, h, w): the offset of dy[n, g O/g] and the pixel in padded
+  // coordinates, (h + ph, w + pw) = (i sh + p dh, j sw + q dw) for the taps that hit.
+  struct RowA {
+    int64_t image;
+    int h, w;
+  };
+  __device__ __forceinline__ RowA a_row(int g, int m) const {
+    const ConvDigits nhw = conv_digits(m, s.h, s.w);
+    return {(static_cast<int64_t>(nhw.hi) * s.o + static_cast<int64_t>(g) * s.o_g) * s.ho * s.wo,
+            nhw.mid + s.ph, nhw.lo + s.pw};
+  }
+  __device__ __forceinline__ T a(const RowA& row, int k, bool inside) const {
+    const ConvDigits opq = conv_digits(k, s.kh, s.kw);
+    const int i_scaled = row.h - opq.mid * s.dh;                // i sh, if the tap hits
+    const int j_scaled = row.w - opq.lo * s.dw;
+    const int i = i_scaled / s.sh;
+    const int j = j_scaled / s.sw;
+    inside = inside && i_scaled >= 0 && j_scaled >= 0 && i * s.sh == i_scaled &&
+             j * s.sw == j_scaled && i < s.ho && j < s.wo;
+    return inside ? dy[row.image + (static_cast<int64_t>(opq.hi) * s.ho + i) * s.wo + j]
+                  : T(0);
+  }
+
+  // Column n = input channel c of the group: the offset of weight[g O/g, c]; tap
+  // (o, p, q) is then kh kw apart per c and (C/g) kh kw apart per o.
+  using ColB = int64_t;
+  __device__ __forceinline__ ColB b_col(int g, int n) const {
+    return (static_cast<int64_t>(g) * s.o_g * s.c_g + n) * (s.kh * s.kw);
+  }
+  __device__ __forceinline__ T b(ColB column, int k, bool inside) const {
+    const ConvDigits opq = conv_digits(k, s.kh, s.kw);
+    const int64_t tap =
+        static_cast<int64_t>(opq.hi) * s.c_g * s.kh * s.kw + opq.mid * s.kw + opq.lo;
+    return inside ? weight[column + tap] : T(0);
+  }
+
+  __device__ __forceinline__ void store(int g, int, int m, int n, Acc value) const {
+    const int plane = s.h * s.w;
+    const int image = m / plane;
+    dx[(static_cast<int64_t>(image) * s.c + g * s.c_g + n) * plane + (m - image * plane)] =
+        static_cast<T>(value);
+  }
+};
+
+// conv2d_weight: A[o, (n,i,j)] = dy[n, g O/g + o, i, j],
+//                B[(n,i,j), (c,p,q)] = x[n, g C/g + c, i sh - ph + p dh, j sw - pw + q dw],
+//                C[o, (c,p,q)] of slice `split` = partial[split, g O/g + o, (c,p,q)]
+template <typename T>
+struct Conv2dWeightGemm {
+  using Acc = typename Accumulator<T>::type;
+  static constexpr Contiguous a_order = Contiguous::k;   // dy[n, o]: a plane of pixels
+  static constexpr Contiguous b_order = Contiguous::k;   // neighbouring j, neighbouring w
+
+  ConvGemmShape gemm;
+  ConvIndex s;
+  const T* x;
+  const T* dy;
+  Acc* partial;                                          // (splits, O, (C/g) kh kw)
+
+  // Row m = output channel g O/g + m: the offset of dy[0, g O/g + m].
+  using RowA = int64_t;
+  __device__ __forceinline__ RowA a_row(int g, int m) const {
+    return (static_cast<int64_t>(g) * s.o_g + m) * s.ho * s.wo;
+  }
+  __device__ __forceinline__ T a(RowA channel, int k, bool inside) const {
+    const ConvDigits nij = conv_digits(k, s.ho, s.wo);
+    const int64_t pixel =
+        static_cast<int64_t>(nij.hi) * s.o * s.ho * s.wo + nij.mid * s.wo + nij.lo;
+    return inside ? dy[channel + pixel] : T(0);
+  }
+
+  // Column n = tap (c, p, q): the offset of x[0, g C/g + c] and the tap's displacement
+  // (p dh - ph, q dw - pw) from the pixel (i sh, j sw).
+  struct ColB {
+    int64_t channel;
+    int top, left;
+  };
+  __device__ __forceinline__ ColB b_col(int g, int n) const {
+    const ConvDigits cpq = conv_digits(n, s.kh, s.kw);
+    return {(static_cast<int64_t>(g) * s.c_g + cpq.hi) * s.h * s.w,
+            cpq.mid * s.dh - s.ph, cpq.lo * s.dw - s.pw};
+  }
+  __device__ __forceinline__ T b(const ColB& tap, int k, bool inside) const {
+    const ConvDigits nij = conv_digits(k, s.ho, s.wo);
+    const int h = nij.mid * s.sh + tap.top;
+    const int w = nij.lo * s.sw + tap.left;
+    inside = inside && h >= 0 && h < s.h && w >= 0 && w < s.w;
+    return inside ? x[tap.channel + (static_cast<int64_t>(nij.hi) * s.c * s.h + h) * s.w + w]
+                  : T(0);
+  }
+
+  __device__ __forceinline__ void store(int g, int split, int m, int n, Acc value) const {
+    partial[(static_cast<int64_t>(split) * s.o + g * s.o_g + m) * gemm.n + n] = value;
+  }
+};
+
+// --------------------------------------------------------------------------------------
+// The GEMM, and the sum of the weight gradient's slices
+// --------------------------------------------------------------------------------------
+
+template <typename T, typename Problem>
+__global__ void __launch_bounds__(kConvThreads) implicit_gemm_kernel(const Problem problem) {
+  using Acc = typename Accumulator<T>::type;
+  using SlotA = ConvLoadSlot<kConvTileM, Problem::a_order>;
+  using SlotB = ConvLoadSlot<kConvTileN, Problem::b_order>;
+  constexpr int kLineA = kConvTileM + kConvPad;
+  constexpr int kLineB = kConvTileN + kConvPad;
+  MINIGAN_DYNAMIC_SHARED(shared);
+  T(*a_tile)[kLineA] = reinterpret_cast<T(*)[kLineA]>(shared);      // (kConvTileK, 64 + 4)
+  T(*b_tile)[kLineB] = reinterpret_cast<T(*)[kLineB]>(a_tile + kConvTileK);
+
+  const ConvGemmShape& gemm = problem.gemm;
+  const int t = static_cast<int>(threadIdx.x);
+  const int group = static_cast<int>(blockIdx.z) % gemm.groups;
+  const int split = static_cast<int>(blockIdx.z) / gemm.groups;
+  const int m0 = static_cast<int>(blockIdx.x) * kConvTileM;
+  const int n0 = static_cast<int>(blockIdx.y) * kConvTileN;
+  const int k_begin = split * gemm.k_per_split;
+  const int k_end = gemm.k - k_begin < gemm.k_per_split ? gemm.k : k_begin + gemm.k_per_split;
+
+  // -- once per tile: what this thread's load slots need about their rows of A and
+  //    columns of B, and whether those lie inside the product
+  typename Problem::RowA a_rows[SlotA::kPerThread];
+  bool a_inside[SlotA::kPerThread];
+  for (int s = 0; s < SlotA::kPerThread; ++s) {
+    const int m = m0 + SlotA::line(t, s);
+    a_rows[s] = problem.a_row(group, m);
+    a_inside[s] = m < gemm.m;
+  }
+  typename Problem::ColB b_cols[SlotB::kPerThread];
+  bool b_inside[SlotB::kPerThread];
+  for (int s = 0; s < SlotB::kPerThread; ++s) {
+    const int n = n0 + SlotB::line(t, s);
+    b_cols[s] = problem.b_col(group, n);
+    b_inside[s] = n < gemm.n;
+  }
+
+  // -- one step of both operands, global memory -> registers (zero outside the product)
+  T a_next[SlotA::kPerThread];
+  T b_next[SlotB::kPerThread];
+  auto load_step = [&](int k0) {
+    for (int s = 0; s < SlotA::kPerThread; ++s) {
+      const int k = k0 + SlotA::k(t, s);
+      a_next[s] = problem.a(a_rows[s], k, a_inside[s] && k < k_end);
+    }
+    for (int s = 0; s < SlotB::kPerThread; ++s) {
+      const int k = k0 + SlotB::k(t, s);
+      b_next[s] = problem.b(b_cols[s], k, b_inside[s] && k < k_end);
+    }
+  };
+
+  Acc acc[kConvThreadM][kConvThreadN] = {};
+  const int tm = t % (kConvTileM / kConvThreadM);   // rows 4 tm + i of the tile
+  const int tn = t / (kConvTileM / kConvThreadM);   // columns 4 tn + j
+  const int steps = (k_end - k_begin + kConvTileK - 1) / kConvTileK;
+  if (steps > 0) load_step(k_begin);
+  for (int step = 0; step < steps; ++step) {
+    // -- registers -> shared memory
+    for (int s = 0; s < SlotA::kPerThread; ++s) {
+      a_tile[SlotA::k(t, s)][SlotA::line(t, s)] = a_next[s];
+    }
+    for (int s = 0; s < SlotB::kPerThread; ++s) {
+      b_tile[SlotB::k(t, s)][SlotB::line(t, s)] = b_next[s];
+    }
+    __syncthreads();
+
+    // -- the next step's loads are in flight while this one multiplies
+    if (step + 1 < steps) load_step(k_begin + (step + 1) * kConvTileK);
+
+    // -- acc (4 x 4) += a_tile[k][4 rows] b_tile[k][4 columns], k over the step
+    MINIGAN_CONV_UNROLL
+    for (int k = 0; k < kConvTileK; ++k) {
+      T a[kConvThreadM];
+      T b[kConvThreadN];
+      for (int i = 0; i < kConvThreadM; ++i) a[i] = a_tile[k][kConvThreadM * tm + i];
+      for (int j = 0; j < kConvThreadN; ++j) b[j] = b_tile[k][kConvThreadN * tn + j];
+      for (int i = 0; i < kConvThreadM; ++i) {
+        for (int j = 0; j < kConvThreadN; ++j) {
+          acc[i][j] += static_cast<Acc>(a[i]) * static_cast<Acc>(b[j]);
+        }
+      }
+    }
+    __syncthreads();
+  }
+
+  // -- write this thread's block of C
+  for (int i = 0; i < kConvThreadM; ++i) {
+    const int m = m0 + kConvThreadM * tm + i;
+    for (int j = 0; j < kConvThreadN; ++j) {
+      const int n = n0 + kConvThreadN * tn + j;
+      if (m < gemm.m && n < gemm.n) problem.store(group, split, m, n, acc[i][j]);
+    }
+  }
+}
+
+// dw[e] = sum over split of partial[split, e], in order of split; no splits: dw = 0.
+// One thread per element of dw: consecutive threads read consecutive partials.
+template <typename T>
+__global__ void __launch_bounds__(kConvThreads)
+    conv_sum_splits_kernel(const typename Accumulator<T>::type* partial, T* dw,
+                           int64_t elements, int splits) {
+  using Acc = typename Accumulator<T>::type;
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * kConvThreads + threadIdx.x;
+  if (e >= elements) return;
+  Acc total = 0;
+  for (int split = 0; split < splits; ++split) total += partial[split * elements + e];
+  dw[e] = static_cast<T>(total);
+}
+
+// --------------------------------------------------------------------------------------
+// Launchers
+// --------------------------------------------------------------------------------------
+
+// The largest index the kernels form in int: a size plus the overshoot of a tile.
+inline constexpr int64_t kConvIndexLimit = INT32_MAX - kConvTileM;
+
+inline int conv_index(const char* op, const char* name, int64_t value) {
+  if (value < 0 || value > kConvIndexLimit) {
+    throw std::invalid_argument(std::string(op) + ": " + name + " = " + std::to_string(value) +
+                                " is out of the range of the kernels' 32-bit indices");
+  }
+  return static_cast<int>(value);
+}
+
+// The sizes as ints, after checking every quantity that the kernels form in int: the
+// sizes, the products M, N, K of the three GEMMs, and how far a receptive field reaches.
+inline ConvIndex conv_index_sizes(const char* op, const ConvSizes& z) {
+  conv_index(op, "n * ho * wo", z.n * z.ho * z.wo);
+  conv_index(op, "n * h * w", z.n * z.h * z.w);
+  conv_index(op, "ho * wo", z.ho * z.wo);
+  conv_index(op, "h * w", z.h * z.w);
+  conv_index(op, "c * kh * kw", z.c * z.kh * z.kw);
+  conv_index(op, "o * kh * kw", z.o * z.kh * z.kw);
+  conv_index(op, "the reach of a receptive field in h",
+             std::max(z.h, z.ho * z.sh) + z.ph + z.kh * z.dh);
+  conv_index(op, "the reach of a receptive field in w",
+             std::max(z.w, z.wo * z.sw) + z.pw + z.kw * z.dw);
+  ConvIndex s{};
+  s.n = conv_index(op, "n", z.n);
+  s.c = conv_index(op, "c", z.c);
+  s.h = conv_index(op, "h", z.h);
+  s.w = conv_index(op, "w", z.w);
+  s.o = conv_index(op, "o", z.o);
+  s.kh = conv_index(op, "kh", z.kh);
+  s.kw = conv_index(op, "kw", z.kw);
+  s.ho = conv_index(op, "ho", z.ho);
+  s.wo = conv_index(op, "wo", z.wo);
+  s.sh = conv_index(op, "sh", z.sh);
+  s.sw = conv_index(op, "sw", z.sw);
+  s.ph = conv_index(op, "ph", z.ph);
+  s.pw = conv_index(op, "pw", z.pw);
+  s.dh = conv_index(op, "dh", z.dh);
+  s.dw = conv_index(op, "dw", z.dw);
+  s.groups = conv_index(op, "groups", z.groups);
+  s.c_g = s.c / s.groups;
+  s.o_g = s.o / s.groups;
+  return s;
+}
+
+// Grid: (M / 64, N / 64, groups x splits) blocks of 256 threads; nothing when M or N or
+// splits is 0.
+template <typename T, typename Problem>
+void launch_implicit_gemm(const char* op, const Problem& problem, int64_t splits,
+                          std::uintptr_t stream) {
+  const ConvGemmShape& gemm = problem.gemm;
+  const int64_t tiles_n = ceil_div(gemm.n, kConvTileN);
+  const int64_t blocks_z = gemm.groups * splits;
+  if (tiles_n > 65535 || blocks_z > 65535) {
+    throw std::invalid_argument(std::string(op) + ": a grid of " + std::to_string(tiles_n) +
+                                " x " + std::to_string(blocks_z) +
+                                " blocks in y and z is more than CUDA's 65535");
+  }
+  const dim3 grid(static_cast<unsigned>(ceil_div(gemm.m, kConvTileM)),
+                  static_cast<unsigned>(tiles_n), static_cast<unsigned>(blocks_z));
+  const size_t shared =
+      sizeof(T) * kConvTileK * (kConvTileM + kConvPad + kConvTileN + kConvPad);
+  launch(op, implicit_gemm_kernel<T, Problem>, grid, dim3(kConvThreads), shared,
+         reinterpret_cast<Stream>(stream), problem);
+}
+
+template <typename T>
+void conv2d(const T* x, const T* weight, T* y, const ConvSizes& sizes, std::uintptr_t stream) {
+  const ConvIndex s = conv_index_sizes("conv2d", sizes);
+  const int k = s.c_g * s.kh * s.kw;
+  const Conv2dGemm<T> problem{{s.groups, s.n * s.ho * s.wo, s.o_g, k, k}, s, x, weight, y};
+  launch_implicit_gemm<T>("conv2d", problem, 1, stream);
+}
+
+template <typename T>
+void conv_transpose2d(const T* dy, const T* weight, T* dx, const ConvSizes& sizes,
+                      std::uintptr_t stream) {
+  const ConvIndex s = conv_index_sizes("conv_transpose2d", sizes);
+  const int k = s.o_g * s.kh * s.kw;
+  const ConvTranspose2dGemm<T> problem{{s.groups, s.n * s.h * s.w, s.c_g, k, k}, s, dy,
+                                       weight, dx};
+  launch_implicit_gemm<T>("conv_transpose2d", problem, 1, stream);
+}
+
+template <typename T>
+void conv2d_weight(const T* x, const T* dy, T* dw, T* workspace, const ConvSizes& sizes,
+                   std::uintptr_t stream) {
+  static_assert(std::is_same_v<typename Accumulator<T>::type, T>,
+                "the workspace of T holds the partial sums, in the accumulator type");
+  const ConvIndex s = conv_index_sizes("conv2d_weight", sizes);
+  const ConvWeightSplit split = conv2d_weight_split(sizes);
+  const int taps = s.c_g * s.kh * s.kw;
+  const Conv2dWeightGemm<T> problem{
+      {s.groups, s.o_g, taps, s.n * s.ho * s.wo, static_cast<int>(split.pixels_per_split)},
+      s, x, dy, workspace};
+  launch_implicit_gemm<T>("conv2d_weight (partial sums)", problem, split.splits, stream);
+  const int64_t elements = static_cast<int64_t>(s.o) * taps;
+  launch("conv2d_weight (sum of the slices)", conv_sum_splits_kernel<T>,
+         dim3(static_cast<unsigned>(ceil_div(elements, kConvThreads))), dim3(kConvThreads), 0,
+         reinterpret_cast<Stream>(stream), workspace, dw, elements,
+         static_cast<int>(split.splits));
+}
+
+}  // namespace minigan::cuda

@@ -1,0 +1,110 @@
+// What every CUDA kernel file of minigan includes: the launch helper and the few names
+// that differ between the two ways a kernel file is compiled.
+//
+//   nvcc (__CUDACC__ defined)   the real thing. `launch` is a <<<grid, block, shared,
+//                               stream>>> launch on the caller's stream (CuPy's current
+//                               stream), followed by an error check that names the kernel.
+//   a host C++ compiler, with   every thread block runs as a team of CPU threads, with
+//   emulator.h included first   __syncthreads a barrier (emulator.h says exactly what is
+//   (MINIGAN_EMULATOR)          emulated). The tests in tests/csrc run the very same kernel
+//                               code this way against the NumPy references, on machines
+//                               without a GPU, as Triton's interpreter does for kernels/.
+//
+// Kernel code may use: threadIdx, blockIdx, blockDim, gridDim, __global__, __device__,
+// __forceinline__, static __shared__ arrays, MINIGAN_DYNAMIC_SHARED, __syncthreads,
+// __threadfence, atomicAdd on int, __ldcg, and the <cmath> functions through the overloads
+// below (exp, log, sqrt, fmax on float and double). Nothing else that is CUDA-only.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#if defined(__CUDACC__)
+
+#include <cuda_runtime.h>
+
+namespace minigan::cuda {
+
+using Stream = cudaStream_t;
+
+// Raise a C++ exception (RuntimeError in Python, through pybind11) naming `what`.
+inline void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) {
+    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+  }
+}
+
+// The largest dynamic shared memory one block may ask for on the current device (227 KiB
+// on an H100, after opting in with cudaFuncSetAttribute, which `launch` does).
+inline size_t max_shared_bytes() {
+  int device = 0;
+  int bytes = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+        "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
+  return static_cast<size_t>(bytes);
+}
+
+// kernel<<<grid, block, shared, stream>>>(args...), then raise if the launch failed,
+// with the kernel's name. A grid with no blocks launches nothing.
+template <typename... Params, typename... Args>
+void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
+            size_t shared, Stream stream, Args... args) {
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
+  if (shared > 48 * 1024) {
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(shared)),
+          name);
+  }
+  kernel<<<grid, block, shared, stream>>>(static_cast<Params>(args)...);
+  check(cudaGetLastError(), name);
+}
+
+}  // namespace minigan::cuda
+
+// `unsigned char* name`: the block's dynamic shared memory (the launch's `shared` bytes).
+#define MINIGAN_DYNAMIC_SHARED(name)                           \
+  extern __shared__ __align__(16) unsigned char name##_raw[]; \
+  unsigned char* name = name##_raw
+
+#elif defined(MINIGAN_EMULATOR)
+
+namespace minigan::cuda {
+using Stream = ::minigan::emulator::Stream;
+using ::minigan::emulator::launch;
+using ::minigan::emulator::max_shared_bytes;
+}  // namespace minigan::cuda
+
+#else
+#error "csrc/cuda: compile with nvcc, or include emulator.h first to run on CPU threads"
+#endif
+
+namespace minigan::cuda {
+
+// The precision of the sums: float32 inputs sum in float, float64 inputs in double.
+template <typename T>
+struct Accumulator;
+template <>
+struct Accumulator<float> {
+  using type = float;
+};
+template <>
+struct Accumulator<double> {
+  using type = double;
+};
+
+__device__ __forceinline__ float exp_(float x) { return expf(x); }
+__device__ __forceinline__ double exp_(double x) { return exp(x); }
+__device__ __forceinline__ float log_(float x) { return logf(x); }
+__device__ __forceinline__ double log_(double x) { return log(x); }
+__device__ __forceinline__ float sqrt_(float x) { return sqrtf(x); }
+__device__ __forceinline__ double sqrt_(double x) { return sqrt(x); }
+__device__ __forceinline__ float max_(float a, float b) { return fmaxf(a, b); }
+__device__ __forceinline__ double max_(double a, double b) { return fmax(a, b); }
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace minigan::cuda
