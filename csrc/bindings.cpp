@@ -1,4 +1,5 @@
-// pybind11 bindings of minigan._C: the C++ CPU kernels.
+// pybind11 bindings of minigan._C: the C++ CPU kernels, and the CUDA kernels of csrc/cuda
+// when CMake found nvcc (MINIGAN_WITH_CUDA).
 //
 // Arrays arrive through Python's buffer protocol (PEP 3118), not NumPy's C API, so the
 // module works with any NumPy release (and any other array that exports a buffer). Each
@@ -9,6 +10,15 @@
 #include <string>
 
 #include "cpu/im2col.h"
+#ifdef MINIGAN_WITH_CUDA
+#include <pybind11/stl.h>
+
+#include <vector>
+
+#include "cuda/attention.h"
+#include "cuda/conv.h"
+#include "cuda/spectral_norm.h"
+#endif
 
 namespace py = pybind11;
 using minigan::ConvGeometry;
@@ -110,6 +120,138 @@ void col2im(const py::buffer& cols, const py::buffer& out, int64_t kh, int64_t k
   }
 }
 
+#ifdef MINIGAN_WITH_CUDA
+// The CUDA functions take CuPy's device pointers and stream handle as Python ints, and the
+// element type by name. minigan/cuda_kernels.py checks shapes, dtypes, contiguity and
+// devices before it calls them; what is checked here is the dtype name.
+template <typename Body>
+void by_dtype(const std::string& fn, const std::string& dtype, Body body) {
+  if (dtype == "float32") {
+    body(float{});
+  } else if (dtype == "float64") {
+    body(double{});
+  } else {
+    throw py::type_error(fn + ": the CUDA kernels take float32 or float64, got " + dtype);
+  }
+}
+
+template <typename T>
+T* device(std::uintptr_t address) {
+  return reinterpret_cast<T*>(address);
+}
+
+void cuda_power_iteration(const std::string& dtype, std::uintptr_t weight, std::uintptr_t u,
+                          std::uintptr_t u_out, std::uintptr_t v, std::uintptr_t sigma,
+                          std::uintptr_t workspace, std::uintptr_t counter, int64_t m,
+                          int64_t n, int64_t n_iterations, double eps, std::uintptr_t stream) {
+  by_dtype("cuda_power_iteration", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::power_iteration(device<const T>(weight), device<const T>(u),
+                                   device<T>(u_out), device<T>(v), device<T>(sigma),
+                                   device<T>(workspace), device<int>(counter), m, n,
+                                   n_iterations, eps, stream);
+  });
+}
+
+// The 16 sizes of a convolution, in the order of minigan::cuda::ConvSizes: n, c, h, w, o,
+// kh, kw, ho, wo, sh, sw, ph, pw, dh, dw, groups.
+minigan::cuda::ConvSizes conv_sizes(const std::string& fn, const std::vector<int64_t>& s) {
+  require(s.size() == 16, [&] {
+    return fn + ": expected 16 sizes (n, c, h, w, o, kh, kw, ho, wo, sh, sw, ph, pw, dh, dw, "
+                "groups), got " + std::to_string(s.size());
+  });
+  return minigan::cuda::ConvSizes{s[0], s[1], s[2],  s[3],  s[4],  s[5],  s[6],  s[7],
+                                  s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]};
+}
+
+void cuda_conv2d(const std::string& dtype, std::uintptr_t x, std::uintptr_t weight,
+                 std::uintptr_t y, const std::vector<int64_t>& sizes, std::uintptr_t stream) {
+  const auto geometry = conv_sizes("cuda_conv2d", sizes);
+  by_dtype("cuda_conv2d", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::conv2d(device<const T>(x), device<const T>(weight), device<T>(y), geometry,
+                          stream);
+  });
+}
+
+void cuda_conv_transpose2d(const std::string& dtype, std::uintptr_t dy, std::uintptr_t weight,
+                           std::uintptr_t dx, const std::vector<int64_t>& sizes,
+                           std::uintptr_t stream) {
+  const auto geometry = conv_sizes("cuda_conv_transpose2d", sizes);
+  by_dtype("cuda_conv_transpose2d", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::conv_transpose2d(device<const T>(dy), device<const T>(weight),
+                                    device<T>(dx), geometry, stream);
+  });
+}
+
+void cuda_conv2d_weight(const std::string& dtype, std::uintptr_t x, std::uintptr_t dy,
+                        std::uintptr_t dw, std::uintptr_t workspace,
+                        const std::vector<int64_t>& sizes, std::uintptr_t stream) {
+  const auto geometry = conv_sizes("cuda_conv2d_weight", sizes);
+  by_dtype("cuda_conv2d_weight", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::conv2d_weight(device<const T>(x), device<const T>(dy), device<T>(dw),
+                                 device<T>(workspace), geometry, stream);
+  });
+}
+
+int64_t cuda_conv2d_weight_workspace(const std::vector<int64_t>& sizes) {
+  return minigan::cuda::conv2d_weight_workspace_size(
+      conv_sizes("cuda_conv2d_weight_workspace", sizes));
+}
+
+minigan::cuda::AttentionSizes attention_sizes(int64_t batch, int64_t heads, int64_t nq,
+                                              int64_t nk, int64_t d, int64_t dv) {
+  return minigan::cuda::AttentionSizes{batch, heads, nq, nk, d, dv};
+}
+
+void cuda_attention(const std::string& dtype, std::uintptr_t q, std::uintptr_t k,
+                    std::uintptr_t v, std::uintptr_t out, std::uintptr_t lse, int64_t batch,
+                    int64_t heads, int64_t nq, int64_t nk, int64_t d, int64_t dv, double scale,
+                    std::uintptr_t stream) {
+  by_dtype("cuda_attention", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::attention_forward(device<const T>(q), device<const T>(k),
+                                     device<const T>(v), device<T>(out), device<T>(lse),
+                                     attention_sizes(batch, heads, nq, nk, d, dv), scale,
+                                     stream);
+  });
+}
+
+void cuda_attention_backward(const std::string& dtype, std::uintptr_t q, std::uintptr_t k,
+                             std::uintptr_t v, std::uintptr_t out, std::uintptr_t lse,
+                             std::uintptr_t grad_out, std::uintptr_t dq, std::uintptr_t dk,
+                             std::uintptr_t dv_out, std::uintptr_t delta, int64_t batch,
+                             int64_t heads, int64_t nq, int64_t nk, int64_t d, int64_t dv,
+                             double scale, std::uintptr_t stream) {
+  by_dtype("cuda_attention_backward", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::attention_backward(
+        device<const T>(q), device<const T>(k), device<const T>(v), device<const T>(out),
+        device<const T>(lse), device<const T>(grad_out), device<T>(dq), device<T>(dk),
+        device<T>(dv_out), device<T>(delta), attention_sizes(batch, heads, nq, nk, d, dv),
+        scale, stream);
+  });
+}
+
+py::tuple cuda_attention_tiles(const std::string& dtype, int64_t batch, int64_t heads,
+                               int64_t nq, int64_t nk, int64_t d, int64_t dv) {
+  minigan::cuda::AttentionTiles tiles{};
+  by_dtype("cuda_attention_tiles", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    tiles = minigan::cuda::attention_tiles<T>(attention_sizes(batch, heads, nq, nk, d, dv));
+  });
+  return py::make_tuple(tiles.forward, tiles.dkdv, tiles.dq);
+}
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -124,6 +266,56 @@ PYBIND11_MODULE(_C, m) {
         py::arg("cols"), py::arg("out"), py::arg("kh"), py::arg("kw"), py::arg("sh"),
         py::arg("sw"), py::arg("ph"), py::arg("pw"), py::arg("dh"), py::arg("dw"),
         py::arg("ho"), py::arg("wo"));
+#ifdef MINIGAN_WITH_CUDA
+  m.attr("cuda") = true;
+  m.def("cuda_power_iteration", &cuda_power_iteration,
+        "n_iterations launches of the fused power-iteration step (csrc/cuda/spectral_norm.cuh)"
+        " on device pointers: weight (m, n), u (m,) -> u_out (m,), v (n,), sigma ().",
+        py::arg("dtype"), py::arg("weight"), py::arg("u"), py::arg("u_out"), py::arg("v"),
+        py::arg("sigma"), py::arg("workspace"), py::arg("counter"), py::arg("m"),
+        py::arg("n"), py::arg("n_iterations"), py::arg("eps"), py::arg("stream"));
+  m.def("cuda_conv2d", &cuda_conv2d,
+        "conv2d as an implicit GEMM (csrc/cuda/conv.cuh) on device pointers: x (n, c, h, w), "
+        "weight (o, c/groups, kh, kw) -> y (n, o, ho, wo).",
+        py::arg("dtype"), py::arg("x"), py::arg("weight"), py::arg("y"), py::arg("sizes"),
+        py::arg("stream"));
+  m.def("cuda_conv_transpose2d", &cuda_conv_transpose2d,
+        "The input gradient of conv2d on device pointers: dy (n, o, ho, wo), weight -> dx "
+        "(n, c, h, w).",
+        py::arg("dtype"), py::arg("dy"), py::arg("weight"), py::arg("dx"), py::arg("sizes"),
+        py::arg("stream"));
+  m.def("cuda_conv2d_weight", &cuda_conv2d_weight,
+        "The weight gradient of conv2d on device pointers, the pixel sum split over blocks "
+        "into the workspace and added in a fixed order: x, dy -> dw (o, c/groups, kh, kw).",
+        py::arg("dtype"), py::arg("x"), py::arg("dy"), py::arg("dw"), py::arg("workspace"),
+        py::arg("sizes"), py::arg("stream"));
+  m.def("cuda_conv2d_weight_workspace", &cuda_conv2d_weight_workspace,
+        "Elements of conv2d_weight's workspace for the 16 sizes.", py::arg("sizes"));
+  m.def("cuda_attention", &cuda_attention,
+        "Fused attention forward (csrc/cuda/attention.cuh) on device pointers: q (B, H, Nq, D),"
+        " k (B, H, Nk, D), v (B, H, Nk, Dv) -> out (B, H, Nq, Dv), lse (B, H, Nq).",
+        py::arg("dtype"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"),
+        py::arg("lse"), py::arg("batch"), py::arg("heads"), py::arg("nq"), py::arg("nk"),
+        py::arg("d"), py::arg("dv"), py::arg("scale"), py::arg("stream"));
+  m.def("cuda_attention_backward", &cuda_attention_backward,
+        "Fused attention backward (delta, dK/dV and dQ kernels) on device pointers; delta is "
+        "a (B, H, Nq) workspace.",
+        py::arg("dtype"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"),
+        py::arg("lse"), py::arg("grad_out"), py::arg("dq"), py::arg("dk"), py::arg("dv_out"),
+        py::arg("delta"), py::arg("batch"), py::arg("heads"), py::arg("nq"), py::arg("nk"),
+        py::arg("d"), py::arg("dv"), py::arg("scale"), py::arg("stream"));
+  m.def("cuda_attention_tiles", &cuda_attention_tiles,
+        "(forward, dkdv, dq): the tile (query and key rows) each attention kernel takes on "
+        "the current device; 0 where none fits its shared memory.",
+        py::arg("dtype"), py::arg("batch"), py::arg("heads"), py::arg("nq"), py::arg("nk"),
+        py::arg("d"), py::arg("dv"));
+  m.def("cuda_power_iteration_workspace", &minigan::cuda::power_iteration_workspace,
+        "Elements of the power iteration's workspace for a weight of shape (m, n).",
+        py::arg("m"), py::arg("n"));
+#else
+  m.attr("cuda") = false;
+#endif
+  m.attr("cuda_status") = MINIGAN_CUDA_STATUS;
 #ifdef _OPENMP
   m.attr("openmp") = true;
 #else

@@ -6,8 +6,8 @@
     (g,) = mg.grad(y, x, create_graph=True)     # g = 2x, itself differentiable
     g.sum().backward()                          # x.grad = 2
 """
-from minigan import (backend, cuda, data, kernels, metrics, nn, ops, optim, random,
-                     serialization, testing)
+from minigan import (backend, cuda, cuda_kernels, data, kernels, metrics, nn, ops, optim,
+                     random, serialization, testing)
 from minigan.autograd import (AnomalyError, Function, backward, detect_anomaly, enable_grad,
                               grad, is_anomaly_enabled, is_grad_enabled, no_grad,
                               set_detect_anomaly, set_grad_enabled)

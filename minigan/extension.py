@@ -18,6 +18,8 @@ def load() -> tuple[Any | None, str | None]:
 
 C, WHY_NOT_BUILT = load()
 OPENMP = bool(getattr(C, "openmp", False))
+CUDA = bool(getattr(C, "cuda", False))
+CUDA_STATUS = str(getattr(C, "cuda_status", "minigan._C was not built"))
 THREADS = threads.STATUS
 
 

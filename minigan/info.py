@@ -39,6 +39,7 @@ def info_text() -> str:
         lines.append(f"C++ kernels: {extension.WHY_NOT_BUILT}")
     else:
         lines.append(f"C++ kernels: minigan._C built, OpenMP {'on' if extension.OPENMP else 'off'}")
+        lines.append(f"CUDA kernels: {extension.CUDA_STATUS}")
     lines.append(extension.THREADS)
     ops = backend.registered_ops()
     if not ops:

@@ -1,0 +1,222 @@
+"""The CUDA C++ kernels of csrc/cuda (minigan/cuda_kernels.py) on a GPU: every kernel
+family against the float64 NumPy reference at the realistic sizes of the Triton suites,
+with fresh random inputs and NaN-poisoned outputs and workspaces; float64 gradcheck and
+gradgradcheck on the device through the public ops with the ``cuda`` implementation
+forced; a WGAN-GP step of a SAGAN critic on the device against the CPU; and
+compute-sanitizer's memcheck on one call of each kernel. Skipped without a GPU, and
+without minigan._C's CUDA kernels."""
+import contextlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import minigan as mg
+import minigan.nn.functional as F
+from minigan import cuda_kernels
+from minigan.backend import use_implementation
+from minigan.ops.attention import attention_backward_numpy, attention_numpy, \
+    scaled_dot_product_attention
+from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weight_array, \
+    conv_transpose2d_array, output_size
+from minigan.ops.spectral import power_iteration_numpy
+from minigan.testing import assert_close, gradcheck, gradgradcheck
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(cuda_kernels.why_unavailable() is not None,
+                                 reason=str(cuda_kernels.why_unavailable()))]
+
+HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
+           "attention", "attention_backward"]
+TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+@pytest.fixture
+def poisoned(monkeypatch):
+    """Every floating array the launchers allocate with cupy.empty starts as NaN."""
+    import cupy
+    empty = cupy.empty
+
+    def nan_empty(shape, dtype=float, *args, **kwargs):
+        array = empty(shape, dtype, *args, **kwargs)
+        if array.dtype.kind == "f":
+            array.fill(np.nan)
+        return array
+
+    monkeypatch.setattr(cupy, "empty", nan_empty)
+
+
+def _relative(got, want):
+    got = got.get().astype(np.float64)
+    assert not np.isnan(got).any(), "unwritten (NaN-poisoned) elements"
+    return np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300)
+
+
+CONV = [  # N, C, O, H, kernel, stride, padding, dilation, groups
+    (64, 3, 64, 32, 4, 2, 1, 1, 1), (64, 64, 128, 16, 4, 2, 1, 1, 1),
+    (64, 128, 256, 8, 4, 2, 1, 1, 1), (16, 768, 768, 16, 3, 1, 1, 1, 1),
+    (16, 96, 96, 128, 3, 1, 1, 1, 1), (8, 64, 32, 33, 5, 3, 2, 1, 1),
+    (4, 48, 36, 20, 3, 1, 2, 2, 3),
+]
+
+
+@pytest.mark.parametrize("shape", CONV, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_family_at_real_sizes(shape, dtype, poisoned):
+    import cupy
+    n, c, o, h, k, s, p, d, g = shape
+    rng = np.random.default_rng()
+    x = rng.standard_normal((n, c, h, h)).astype(dtype)
+    w = (rng.standard_normal((o, c // g, k, k)) / np.sqrt(c * k * k)).astype(dtype)
+    geo = Geometry((s, s), (p, p), (d, d), g)
+    out = (output_size(h, k, s, p, d),) * 2
+    gy = rng.standard_normal((n, o, *out)).astype(dtype)
+    x64, w64, gy64 = (a.astype(np.float64) for a in (x, w, gy))
+    xd, wd, gyd = (cupy.asarray(a) for a in (x, w, gy))
+    tolerance = TOLERANCE[dtype]
+    y = cuda_kernels.conv2d(xd, wd, geo, out)
+    assert _relative(y, conv2d_array(x64, w64, geo, out, NUMPY_KERNELS)) < tolerance
+    dx = cuda_kernels.conv_transpose2d(gyd, wd, geo, (h, h))
+    want = conv_transpose2d_array(gy64, w64, geo, (h, h), NUMPY_KERNELS)
+    assert _relative(dx, want) < tolerance
+    dw = cuda_kernels.conv2d_weight(xd, gyd, geo, (k, k))
+    assert _relative(dw, conv2d_weight_array(x64, gy64, geo, (k, k), NUMPY_KERNELS)) < tolerance
+
+
+SAGAN = [  # B, C, side, Dv: N = side^2 positions, q and k of C/8 channels
+    (64, 64, 16, 32), (16, 128, 32, 64), (8, 256, 32, 128), (4, 64, 64, 64),
+    (2, 256, 64, 256), (3, 96, 33, 48),
+]
+
+
+@pytest.mark.parametrize("shape", SAGAN, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_attention_at_sagan_sizes(shape, dtype, poisoned):
+    import cupy
+    b, c, side, dv = shape
+    n, d = side * side, c // 8
+    rng = np.random.default_rng()
+    q, k = (rng.standard_normal((b, 1, n, d)).astype(dtype) for _ in range(2))
+    v, g = (rng.standard_normal((b, 1, n, dv)).astype(dtype) for _ in range(2))
+    scale = d ** -0.5
+    q64, k64, v64, g64 = (a.astype(np.float64) for a in (q, k, v, g))
+    qd, kd, vd, gd = (cupy.asarray(a) for a in (q, k, v, g))
+    tolerance = 10 * TOLERANCE[dtype]
+    out, lse = cuda_kernels.attention(qd, kd, vd, scale)
+    want_out, want_lse = attention_numpy(q64, k64, v64, scale)
+    assert _relative(out, want_out) < tolerance
+    assert _relative(lse, want_lse) < tolerance
+    grads = cuda_kernels.attention_backward(qd, kd, vd, out, lse, gd, scale)
+    wants = attention_backward_numpy(q64, k64, v64, want_out, want_lse, g64, scale)
+    for name, got, want in zip(("dq", "dk", "dv"), grads, wants):
+        assert _relative(got, want) < tolerance, name
+
+
+POWER = [(512, 4608), (512, 4096), (1024, 1024), (64, 27), (3, 576), (24576, 20)]
+
+
+@pytest.mark.parametrize("shape", POWER, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("steps", [1, 3])
+def test_power_iteration_at_real_sizes(shape, dtype, steps, poisoned):
+    import cupy
+    rng = np.random.default_rng()
+    w = (rng.standard_normal(shape) / np.sqrt(shape[1])).astype(dtype)
+    u = rng.standard_normal(shape[0]).astype(dtype)
+    got = cuda_kernels.power_iteration(cupy.asarray(w), cupy.asarray(u), steps, 1e-12)
+    want = power_iteration_numpy(w.astype(np.float64), u.astype(np.float64), steps, 1e-12)
+    for name, g, e in zip(("u", "v", "sigma"), got, want):
+        assert g.dtype == dtype and g.shape == e.shape, name
+        assert _relative(g, e) < TOLERANCE[dtype], name
+
+
+def _forced(ops=HOT_OPS):
+    """A context in which each of ``ops`` runs its ``cuda`` implementation."""
+    stack = contextlib.ExitStack()
+    for op in ops:
+        stack.enter_context(use_implementation(op, "cuda"))
+    return stack
+
+
+def test_conv_gradcheck_and_gradgradcheck_in_float64_on_the_device():
+    rng = np.random.default_rng(1)
+    x = mg.tensor(rng.standard_normal((2, 4, 7, 6)), device="cuda", requires_grad=True)
+    w = mg.tensor(rng.standard_normal((6, 2, 3, 3)), device="cuda", requires_grad=True)
+    with _forced():
+        def conv(x, w):
+            return F.conv2d(x, w, stride=2, padding=1, dilation=1, groups=2)
+        gradcheck(conv, [x, w])
+        gradgradcheck(conv, [x, w])
+
+        def transposed(x, w):
+            return F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1)
+        gradcheck(transposed, [x, w.detach().reshape(4, 3, 3, 3).requires_grad_()])
+
+
+def test_attention_gradcheck_and_gradgradcheck_in_float64_on_the_device():
+    rng = np.random.default_rng(2)
+    q, k, v = (mg.tensor(rng.standard_normal(s), device="cuda", requires_grad=True)
+               for s in [(2, 1, 5, 3), (2, 1, 17, 3), (2, 1, 17, 4)])
+    with _forced():
+        gradcheck(scaled_dot_product_attention, [q, k, v])
+        gradgradcheck(scaled_dot_product_attention, [q, k, v])
+
+
+def _sagan_critic_step(device, dtype):
+    """WGAN-GP critic loss of a spectrally normalized critic with self-attention at 8x8;
+    returns the loss and the parameters' gradients."""
+    from minigan.zoo.networks import DCGANCritic
+    from minigan.zoo.penalties import gradient_penalty
+    mg.manual_seed(0)
+    critic = DCGANCritic(3, 32, width=16, norm="none", spectral=True, attention_at=8)
+    critic.to(dtype=dtype, device=device)
+    rng = np.random.default_rng(3)
+    real, fake = (mg.tensor(rng.standard_normal((8, 3, 32, 32)), dtype=dtype, device=device)
+                  for _ in range(2))
+    generator = mg.Generator(4)
+    loss = (critic(fake).mean() - critic(real).mean()
+            + 10 * gradient_penalty(critic, real, fake, generator))
+    loss.backward()
+    return loss, [p.grad for p in critic.parameters()]
+
+
+@pytest.mark.parametrize("dtype", [mg.float64, mg.float32])
+def test_wgan_gp_step_of_a_sagan_critic_on_the_device_matches_the_cpu(dtype):
+    loss_cpu, grads_cpu = _sagan_critic_step("cpu", dtype)
+    with _forced():
+        loss_gpu, grads_gpu = _sagan_critic_step("cuda", dtype)
+    tolerance = dict(rtol=1e-9, atol=1e-11) if dtype == mg.float64 else dict(rtol=2e-4,
+                                                                              atol=2e-5)
+    assert_close(loss_gpu.detach().cpu(), loss_cpu.detach(), **tolerance)
+    for g_gpu, g_cpu in zip(grads_gpu, grads_cpu):
+        assert_close(g_gpu.cpu(), g_cpu, **tolerance)
+
+
+MEMCHECK_SCRIPT = textwrap.dedent("""
+    import cupy, numpy as np
+    from minigan import cuda_kernels as ck
+    from minigan.ops.conv import Geometry
+    rng = np.random.default_rng(0)
+    a = lambda *s: cupy.asarray(rng.standard_normal(s), np.float32)
+    geo = Geometry((2, 2), (1, 1), (1, 1), 1)
+    x, w, gy = a(2, 5, 9, 9), a(7, 5, 3, 3), a(2, 7, 5, 5)
+    ck.conv2d(x, w, geo, (5, 5)); ck.conv_transpose2d(gy, w, geo, (9, 9))
+    ck.conv2d_weight(x, gy, geo, (3, 3))
+    ck.power_iteration(a(37, 70), a(37), 2, 1e-12)
+    q, k, v, g = a(2, 1, 33, 5), a(2, 1, 17, 5), a(2, 1, 17, 9), a(2, 1, 33, 9)
+    out, lse = ck.attention(q, k, v, 0.4); ck.attention_backward(q, k, v, out, lse, g, 0.4)
+    cupy.cuda.Device().synchronize()
+""")
+
+
+@pytest.mark.skipif(shutil.which("compute-sanitizer") is None,
+                    reason="compute-sanitizer is not on this machine")
+def test_memcheck_finds_no_error_in_one_call_of_each_kernel():
+    result = subprocess.run(["compute-sanitizer", "--tool", "memcheck", "--error-exitcode",
+                             "1", sys.executable, "-c", MEMCHECK_SCRIPT],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "ERROR SUMMARY: 0 errors" in result.stdout

@@ -1,0 +1,123 @@
+"""Tests for minigan/cuda_kernels.py on the CPU: the argument checks that run before any
+CUDA launch (on NumPy arrays: they read shapes, dtypes and devices only), the registry
+entries and the status that ``minigan.info()`` reports. The kernels' arithmetic is tested
+in tests/csrc (on CPU threads) and tests/gpu (on a GPU)."""
+import numpy as np
+import pytest
+
+import minigan as mg
+from minigan import backend, cuda_kernels, extension
+
+HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
+           "attention", "attention_backward"]
+
+
+@pytest.mark.parametrize("op", HOT_OPS)
+def test_every_hot_op_has_a_cuda_implementation_for_cuda_tensors_only(op):
+    impl = backend.implementations(op)["cuda"]
+    assert impl.devices == ("cuda",)
+    assert impl.why_unavailable() == cuda_kernels.why_unavailable()
+
+
+def test_triton_stays_the_default_on_gpus_until_the_cuda_kernels_are_timed():
+    order = backend.PREFERENCE["cuda"]
+    assert order.index("triton") < order.index("cuda") < order.index("numpy")
+
+
+def test_the_cuda_status_is_reported_by_info(capsys):
+    mg.info()
+    text = capsys.readouterr().out
+    if extension.C is None:
+        assert cuda_kernels.why_unavailable() == extension.WHY_NOT_BUILT
+    else:
+        assert f"CUDA kernels: {extension.CUDA_STATUS}" in text
+        assert (cuda_kernels.why_unavailable() is None) == extension.CUDA
+
+
+def test_arrays_of_another_dtype_are_refused_naming_the_op_and_each_dtype():
+    w = np.zeros((4, 3), np.float16)
+    u = np.zeros(4, np.float16)
+    with pytest.raises(TypeError, match=r"spectral_norm_power_iteration \(cuda\): needs "
+                                        r"float32 or float64 arrays of one dtype, got "
+                                        r"weight float16, u float16"):
+        cuda_kernels.check_power_iteration(w, u, 1, 1e-12)
+    with pytest.raises(TypeError, match="weight float32, u float64"):
+        cuda_kernels.check_power_iteration(w.astype(np.float32), u.astype(np.float64), 1,
+                                           1e-12)
+
+
+def test_power_iteration_checks_shapes_iterations_and_eps():
+    w = np.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"needs weight \(M, N\) and u \(M,\), got weight "
+                                         r"\(4, 3\), u \(3,\)"):
+        cuda_kernels.check_power_iteration(w, np.zeros(3), 1, 1e-12)
+    with pytest.raises(ValueError, match=r"weight of shape \(0, 3\) has no elements"):
+        cuda_kernels.check_power_iteration(np.zeros((0, 3)), np.zeros(0), 1, 1e-12)
+    with pytest.raises(ValueError, match="n_iterations >= 1 and eps > 0, got 0 and 1e-12"):
+        cuda_kernels.check_power_iteration(w, np.zeros(4), 0, 1e-12)
+    with pytest.raises(ValueError, match="got 1 and 0.0"):
+        cuda_kernels.check_power_iteration(w, np.zeros(4), 1, 0.0)
+    assert cuda_kernels.check_power_iteration(w, np.zeros(4), 2, 1e-12) == "float64"
+
+
+def test_forcing_the_cuda_implementation_without_its_kernels_names_the_reason():
+    if cuda_kernels.why_unavailable() is None:
+        pytest.skip("minigan._C has its CUDA kernels here")
+    with backend.use_implementation("spectral_norm_power_iteration", "cuda"):
+        with pytest.raises(RuntimeError, match="implementation 'cuda' is unavailable: "):
+            backend.implementation("spectral_norm_power_iteration", "cuda")
+
+
+def test_attention_checks_shapes_keys_and_lse():
+    q, k, v = np.zeros((2, 1, 5, 3)), np.zeros((2, 1, 7, 3)), np.zeros((2, 1, 7, 4))
+    assert cuda_kernels.check_attention("attention", q, k, v) == "float64"
+    with pytest.raises(ValueError, match=r"attention \(cuda\): shapes do not fit .* got q "
+                                         r"\(2, 1, 5, 3\), k \(2, 1, 7, 2\), v \(2, 1, 7, 4\)"):
+        cuda_kernels.check_attention("attention", q, k[..., :2], v)
+    with pytest.raises(ValueError, match=r"attention \(cuda\): needs 4-D arrays"):
+        cuda_kernels.check_attention("attention", q[0], k[0], v[0])
+    with pytest.raises(ValueError, match="needs at least one key"):
+        cuda_kernels.check_attention("attention", q, k[:, :, :0], v[:, :, :0])
+    out, grad = np.zeros((2, 1, 5, 4)), np.zeros((2, 1, 5, 4))
+    with pytest.raises(ValueError, match=r"attention_backward \(cuda\): lse must have shape "
+                                         r"\(2, 1, 5\) and dtype float64, got \(2, 1, 5\) "
+                                         "and float32"):
+        cuda_kernels.check_attention("attention_backward", q, k, v, out,
+                                     np.zeros((2, 1, 5), np.float32), grad)
+    with pytest.raises(ValueError, match=r"grad_out \(2, 1, 4, 4\)"):
+        cuda_kernels.check_attention("attention_backward", q, k, v, out, np.zeros((2, 1, 5)),
+                                     grad[:, :, :4])
+    with pytest.raises(TypeError, match="q float64, k float64, v float32"):
+        cuda_kernels.check_attention("attention", q, k, v.astype(np.float32))
+
+
+def test_conv_checks_channels_against_groups():
+    from minigan.ops.conv import Geometry
+    geo = Geometry((1, 1), (0, 0), (1, 1), 2)
+    x, w = np.zeros((1, 4, 5, 5)), np.zeros((6, 2, 3, 3))
+    assert cuda_kernels.check_conv("conv2d", x, w, geo) == "float64"
+    with pytest.raises(ValueError, match=r"conv2d \(cuda\): x \(1, 3, 5, 5\), weight "
+                                         r"\(6, 2, 3, 3\) do not fit groups = 2"):
+        cuda_kernels.check_conv("conv2d", x[:, :3], w, geo)
+    with pytest.raises(ValueError, match=r"weight \(5, 2, 3, 3\) do not fit groups = 2"):
+        cuda_kernels.check_conv("conv2d", x, w[:5], geo)
+    dy = np.zeros((1, 6, 3, 3))
+    assert cuda_kernels.check_conv("conv_transpose2d", dy, w, geo, "dy", channels=0)
+    with pytest.raises(ValueError, match=r"conv_transpose2d \(cuda\): dy \(1, 5, 3, 3\)"):
+        cuda_kernels.check_conv("conv_transpose2d", dy[:, :5], w, geo, "dy", channels=0)
+    with pytest.raises(TypeError, match="x float32, weight float64"):
+        cuda_kernels.check_conv("conv2d", x.astype(np.float32), w, geo)
+    with pytest.raises(ValueError, match=r"conv2d \(cuda\): needs 4-D arrays"):
+        cuda_kernels.check_conv("conv2d", x[0], w, geo)
+
+
+def test_conv_weight_gradient_checks_batch_and_groups():
+    from minigan.ops.conv import Geometry
+    geo = Geometry((1, 1), (0, 0), (1, 1), 2)
+    x, dy = np.zeros((2, 4, 5, 5)), np.zeros((2, 6, 3, 3))
+    assert cuda_kernels.check_conv_weight(x, dy, geo) == "float64"
+    with pytest.raises(ValueError, match=r"conv2d_weight \(cuda\): x \(2, 4, 5, 5\), dy "
+                                         r"\(1, 6, 3, 3\) do not fit groups = 2"):
+        cuda_kernels.check_conv_weight(x, dy[:1], geo)
+    with pytest.raises(ValueError, match=r"dy \(2, 5, 3, 3\) do not fit groups = 2"):
+        cuda_kernels.check_conv_weight(x, dy[:, :5], geo)
