@@ -1,20 +1,28 @@
 """GPU kernels against PyTorch on the same device, in the same run.
 
-Convolutions (minigan's Triton implicit GEMMs vs cuDNN through PyTorch), float32 with
-TF32 tensor cores on both sides (PyTorch's default for cuDNN convolutions), for the
-layers of a 32x32 DCGAN at batch 64 and the 3x3 convolutions of BigGAN-128's blocks at
-batch 16. "fwd" is conv2d alone; "f+b" adds the input and the weight gradient through
-each framework's autograd (``backward`` of the output with a ones gradient).
+Convolutions: minigan's implementations on CUDA (the Triton implicit GEMMs of kernels/,
+the CUDA C++ ones of csrc/cuda) vs cuDNN through PyTorch, for the layers of a 32x32 DCGAN
+at batch 64 and the 3x3 convolutions of BigGAN-128's blocks at batch 16. "fwd" is conv2d
+alone; "f+b" adds the input and the weight gradient through each framework's autograd
+(``backward`` of the output with a ones gradient). One row per minigan implementation,
+each against the same PyTorch measurement.
+
+Precision: ``--precision tf32`` (default) lets Triton and cuDNN use TF32 tensor cores
+(PyTorch's default for cuDNN convolutions); ``--precision float32`` turns TF32 off on both.
+The CUDA C++ kernels always multiply in full float32 (FMA), so compare them with cuDNN
+under ``--precision float32``.
 
 Each cell is the median over timed blocks of calls, measured with CUDA events after a
 warm-up (which also compiles Triton's kernels), blocks alternating between frameworks.
 Expected work: f+b is three GEMM-sized products, 3 x 2 N O Ho Wo (C/g) kh kw FLOPs.
 
-    python bench/gpu.py [--repeats 20] [--rounds 3] [--impl triton|numpy]
+    python bench/gpu.py [--repeats 20] [--rounds 3] [--impls triton cuda] [--precision tf32]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import statistics
 from typing import Callable
 
@@ -58,26 +66,34 @@ def cuda_time(run: Callable[[], None], repeats: int, sync: Callable[[], None]) -
     return cupy.cuda.get_elapsed_time(start, stop) / 1e3 / repeats
 
 
+def available_impls(op: str, wanted: list[str]) -> list[str]:
+    """The implementations of ``wanted`` that can run ``op`` on CUDA here."""
+    impls = mg.backend.implementations(op)
+    return [name for name in wanted if name in impls and impls[name].available("cuda")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20, help="calls per timed block")
     parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
-    parser.add_argument("--impl", default=None,
-                        help="force minigan's conv implementation on CUDA (triton, numpy)")
+    parser.add_argument("--impls", nargs="+", default=["triton", "cuda"],
+                        help="minigan's conv implementations to time (those available)")
+    parser.add_argument("--precision", choices=["tf32", "float32"], default="tf32",
+                        help="TF32 tensor cores for Triton and cuDNN, or full float32")
     args = parser.parse_args()
-    if args.impl:
-        for op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
-            mg.backend.set_implementation(op, args.impl)
     import cupy
     import torch
-    torch.backends.cudnn.allow_tf32 = True
+    from minigan.kernels import conv as triton_conv
+    tf32 = args.precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = tf32
+    triton_conv.ALLOW_TF32 = tf32
     torch.backends.cudnn.benchmark = True
-    device = torch.cuda.get_device_name()
-    impl = mg.backend.implementation("conv2d", "cuda").name
-    print(f"{device}; minigan conv on CUDA: {impl}; PyTorch {torch.__version__}, cuDNN "
-          f"{torch.backends.cudnn.version()}; float32 with TF32")
-    print(f"{'layer':<24}{'fwd mg':>9}{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}{'f+b pt':>9}"
-          f"{'ratio':>7}{'mg TF/s':>9}")
+    impls = available_impls("conv2d", args.impls)
+    print(f"{torch.cuda.get_device_name()}; minigan conv on CUDA: {', '.join(impls)}; "
+          f"PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
+          f"float32, {'TF32 on' if tf32 else 'TF32 off'} (CUDA C++: full float32)")
+    print(f"{'layer':<24}{'impl':>7}{'fwd mg':>9}{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}"
+          f"{'f+b pt':>9}{'ratio':>7}{'mg TF/s':>9}")
     rng = np.random.default_rng(0)
     for name, n, c, o, h, k, s, p, transposed in LAYERS:
         x = rng.standard_normal((n, c, h, h)).astype(np.float32)
@@ -88,12 +104,15 @@ def main() -> None:
         xt = torch.tensor(x, device="cuda", requires_grad=True)
         wt = torch.tensor(w, device="cuda", requires_grad=True)
 
-        def mg_call(backward: bool) -> None:
-            y = (F.conv_transpose2d(xm, wm, stride=s, padding=p) if transposed
-                 else F.conv2d(xm, wm, stride=s, padding=p))
-            if backward:
-                y.backward(mg.ones(y.shape, device="cuda"))
-                xm.grad = wm.grad = None
+        def mg_call(impl: str, backward: bool) -> None:
+            with contextlib.ExitStack() as forced:
+                for op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
+                    forced.enter_context(mg.backend.use_implementation(op, impl))
+                y = (F.conv_transpose2d(xm, wm, stride=s, padding=p) if transposed
+                     else F.conv2d(xm, wm, stride=s, padding=p))
+                if backward:
+                    y.backward(mg.ones(y.shape, device="cuda"))
+                    xm.grad = wm.grad = None
 
         def pt_call(backward: bool) -> None:
             fn = torch.nn.functional
@@ -103,22 +122,26 @@ def main() -> None:
                 y.backward(torch.ones_like(y))
                 xt.grad = wt.grad = None
 
-        syncs = {"mg": cupy.cuda.Device().synchronize, "pt": torch.cuda.synchronize}
+        calls = {impl: functools.partial(mg_call, impl) for impl in impls}
+        calls["pt"] = pt_call
+        syncs = {key: cupy.cuda.Device().synchronize for key in impls}
+        syncs["pt"] = torch.cuda.synchronize
         results = {}
         for backward in (False, True):
-            samples: dict[str, list[float]] = {"mg": [], "pt": []}
+            samples: dict[str, list[float]] = {key: [] for key in calls}
             for _ in range(args.rounds):
-                for key, call in (("mg", mg_call), ("pt", pt_call)):
+                for key, call in calls.items():
                     for _ in range(3):
                         call(backward)                               # warm-up, compile
                     samples[key].append(cuda_time(lambda: call(backward), args.repeats,
                                                   syncs[key]))
             results[backward] = {key: statistics.median(v) for key, v in samples.items()}
         fwd, both = results[False], results[True]
-        rate = 3 * flops(n, c, o, h, k, s, p, transposed) / both["mg"] / 1e12
-        print(f"{name:<24}{1e3 * fwd['mg']:>9.3f}{1e3 * fwd['pt']:>9.3f}"
-              f"{fwd['mg'] / fwd['pt']:>7.2f}{1e3 * both['mg']:>9.3f}{1e3 * both['pt']:>9.3f}"
-              f"{both['mg'] / both['pt']:>7.2f}{rate:>9.1f}")
+        for impl in impls:
+            rate = 3 * flops(n, c, o, h, k, s, p, transposed) / both[impl] / 1e12
+            print(f"{name:<24}{impl:>7}{1e3 * fwd[impl]:>9.3f}{1e3 * fwd['pt']:>9.3f}"
+                  f"{fwd[impl] / fwd['pt']:>7.2f}{1e3 * both[impl]:>9.3f}"
+                  f"{1e3 * both['pt']:>9.3f}{both[impl] / both['pt']:>7.2f}{rate:>9.1f}")
 
 
 if __name__ == "__main__":

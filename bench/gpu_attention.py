@@ -1,7 +1,8 @@
 """Attention on a GPU against PyTorch, in the same run.
 
-minigan's fused Triton attention (kernels/attention.py, through
-``minigan.ops.attention.scaled_dot_product_attention``) against
+minigan's fused attentions (the Triton kernels of kernels/attention.py and the CUDA C++
+ones of csrc/cuda/attention.cuh, through ``minigan.ops.attention.scaled_dot_product_attention``
+with the implementation forced; one row per implementation) against
 ``torch.nn.functional.scaled_dot_product_attention`` (which picks its own kernel: flash,
 memory-efficient, cuDNN or plain matmuls), at the shapes of SAGAN's self-attention block:
 B images with a C-channel feature map of N = side^2 positions, one head, queries and keys
@@ -9,16 +10,20 @@ of C/8 channels, values of C/2. "fwd" is the attention alone; "f+b" adds the gra
 q, k and v through each framework's autograd (``backward`` of the output with a fixed
 random gradient).
 
-float32 lets both sides use TF32 tensor cores (minigan's ``ALLOW_TF32``, PyTorch's
-``allow_tf32`` flags); float16 is float16 on both. Each cell is the median over timed
+float32 lets Triton and PyTorch use TF32 tensor cores (minigan's ``ALLOW_TF32``,
+PyTorch's ``allow_tf32`` flags) unless ``--no-tf32``; float16 is float16 on both. The CUDA
+C++ kernels take float32 and float64 only and multiply in full float32: compare them under
+``--no-tf32``. Each cell is the median over timed
 blocks of calls, measured with CUDA events after a warm-up (which also compiles Triton's
 kernels), blocks alternating between frameworks. A ratio above 1 means minigan is slower.
 
     python bench/gpu_attention.py [--repeats 20] [--rounds 3] [--dtypes float32 float16]
+                                  [--impls triton cuda] [--no-tf32]
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 from typing import Callable
 
@@ -27,7 +32,7 @@ import numpy as np
 import minigan as mg
 from minigan.ops.attention import scaled_dot_product_attention
 
-from gpu import cuda_time                   # bench/gpu.py: CUDA events around a block
+from gpu import available_impls, cuda_time  # bench/gpu.py: CUDA events around a block
 
 SHAPES = [  # B, C, side  ->  N = side^2, D = C/8, Dv = C/2
     (64, 64, 16), (64, 256, 16), (32, 64, 32), (32, 128, 32), (32, 256, 32),
@@ -54,19 +59,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float16"],
                         choices=["float32", "float16"], help="precisions to measure")
+    parser.add_argument("--impls", nargs="+", default=["triton", "cuda"],
+                        help="minigan's attention implementations to time (those available)")
+    parser.add_argument("--no-tf32", action="store_true",
+                        help="full float32 products in Triton and PyTorch")
     args = parser.parse_args()
     import cupy
     import torch
     from minigan.kernels import attention as kernels
-    kernels.ALLOW_TF32 = True
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    impl = mg.backend.implementation("attention", "cuda").name
-    print(f"{torch.cuda.get_device_name()}; minigan attention on CUDA: {impl}; PyTorch "
-          f"{torch.__version__}; float32 with TF32 on both sides")
-    print(f"{'dtype':<8}{'B':>4}{'C':>5}{'N':>6}{'D':>4}{'Dv':>5}{'fwd mg':>9}{'fwd pt':>9}"
-          f"{'ratio':>7}{'f+b mg':>9}{'f+b pt':>9}{'ratio':>7}")
-    syncs = {"mg": cupy.cuda.Device().synchronize, "pt": torch.cuda.synchronize}
+    tf32 = not args.no_tf32
+    kernels.ALLOW_TF32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    impls = available_impls("attention", args.impls)
+    print(f"{torch.cuda.get_device_name()}; minigan attention on CUDA: {', '.join(impls)}; "
+          f"PyTorch {torch.__version__}; float32 with TF32 {'on' if tf32 else 'off'} "
+          "(CUDA C++: full float32)")
+    print(f"{'dtype':<8}{'B':>4}{'C':>5}{'N':>6}{'D':>4}{'Dv':>5}{'impl':>7}{'fwd mg':>9}"
+          f"{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}{'f+b pt':>9}{'ratio':>7}")
     rng = np.random.default_rng(0)
     for dtype in args.dtypes:
         for b, c, side in SHAPES:
@@ -79,11 +89,13 @@ def main() -> None:
                           for a in arrays[:3])
             gt = torch.tensor(arrays[3], device="cuda")
 
-            def mg_call(backward: bool) -> None:
-                out = scaled_dot_product_attention(qm, km, vm)
-                if backward:
-                    out.backward(gm)
-                    qm.grad = km.grad = vm.grad = None
+            def mg_call(impl: str, backward: bool) -> None:
+                with mg.backend.use_implementation("attention", impl), \
+                        mg.backend.use_implementation("attention_backward", impl):
+                    out = scaled_dot_product_attention(qm, km, vm)
+                    if backward:
+                        out.backward(gm)
+                        qm.grad = km.grad = vm.grad = None
 
             def pt_call(backward: bool) -> None:
                 out = torch.nn.functional.scaled_dot_product_attention(qt, kt, vt)
@@ -91,14 +103,19 @@ def main() -> None:
                     out.backward(gt)
                     qt.grad = kt.grad = vt.grad = None
 
-            fwd, both = [median_times({"mg": lambda: mg_call(backward),
-                                       "pt": lambda: pt_call(backward)},
+            runnable = [impl for impl in impls if impl != "cuda" or dtype != "float16"]
+            syncs = {key: cupy.cuda.Device().synchronize for key in runnable}
+            syncs["pt"] = torch.cuda.synchronize
+            fwd, both = [median_times({**{impl: functools.partial(mg_call, impl, backward)
+                                          for impl in runnable},
+                                       "pt": functools.partial(pt_call, backward)},
                                       syncs, args.repeats, args.rounds)
                          for backward in (False, True)]
-            print(f"{dtype:<8}{b:>4}{c:>5}{n:>6}{d:>4}{dv:>5}{1e3 * fwd['mg']:>9.3f}"
-                  f"{1e3 * fwd['pt']:>9.3f}{fwd['mg'] / fwd['pt']:>7.2f}"
-                  f"{1e3 * both['mg']:>9.3f}{1e3 * both['pt']:>9.3f}"
-                  f"{both['mg'] / both['pt']:>7.2f}")
+            for impl in runnable:
+                print(f"{dtype:<8}{b:>4}{c:>5}{n:>6}{d:>4}{dv:>5}{impl:>7}"
+                      f"{1e3 * fwd[impl]:>9.3f}{1e3 * fwd['pt']:>9.3f}"
+                      f"{fwd[impl] / fwd['pt']:>7.2f}{1e3 * both[impl]:>9.3f}"
+                      f"{1e3 * both['pt']:>9.3f}{both[impl] / both['pt']:>7.2f}")
 
 
 if __name__ == "__main__":

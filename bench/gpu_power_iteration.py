@@ -4,6 +4,8 @@ One step plus sigma (``--steps`` to change), float32, on conv and linear weights
 SAGAN and BigGAN reshaped to (M, N) = (C_out, C_in kh kw):
 
     fused   minigan's Triton kernel (kernels/spectral_norm.py): one launch per step
+    cuda    minigan's CUDA C++ kernel (csrc/cuda/spectral_norm.cuh): one launch per step,
+            when minigan._C was built with it
     cupy    the same math as separate CuPy calls: minigan's NumPy reference on CuPy arrays
             (products, norms, maxima, divisions: about ten launches per step)
     torch   torch.nn.utils.spectral_norm's iteration, no grad: v = normalize(W^T u),
@@ -11,8 +13,8 @@ SAGAN and BigGAN reshaped to (M, N) = (C_out, C_in kh kw):
 
 Each cell is the median over timed blocks of calls, measured with CUDA events after a
 warm-up (which also compiles the kernel), blocks alternating between implementations.
-Times are microseconds per call; a ratio is the peer's time over the fused kernel's
-(> 1: fused is faster); GB/s is the fused step's reading of W twice per step.
+Times are microseconds per call; a ratio is the peer's time over the fused Triton
+kernel's (> 1: fused is faster); GB/s is the fused step's reading of W twice per step.
 
     python bench/gpu_power_iteration.py [--repeats 50] [--rounds 5] [--steps 1]
 """
@@ -67,8 +69,10 @@ def main() -> None:
     print(f"{torch.cuda.get_device_name()}; Triton {triton.__version__}, CuPy "
           f"{cupy.__version__}, PyTorch {torch.__version__}; float32, {args.steps} step(s) "
           "+ sigma per call; microseconds per call")
+    from minigan import cuda_kernels
+    with_cuda = cuda_kernels.why_unavailable() is None
     print(f"{'weight':<27}{'M':>6}{'N':>6}{'fused':>9}{'cupy':>9}{'ratio':>7}{'torch':>9}"
-          f"{'ratio':>7}{'GB/s':>7}")
+          f"{'ratio':>7}{'GB/s':>7}" + (f"{'cuda':>9}{'ratio':>7}" if with_cuda else ""))
     rng = np.random.default_rng(0)
     for name, m, n in WEIGHTS:
         w_host = (rng.standard_normal((m, n)) / np.sqrt(n)).astype(np.float32)
@@ -80,11 +84,13 @@ def main() -> None:
             "cupy": lambda: power_iteration_numpy(w, u, args.steps, EPS),
             "torch": lambda: torch_iteration(torch, wt, ut, args.steps),
         }
+        if with_cuda:
+            calls["cuda"] = lambda: cuda_kernels.power_iteration(w, u, args.steps, EPS)
         sigmas = {key: float(call()[2]) for key, call in calls.items()}
         for key, value in sigmas.items():
             assert abs(value - sigmas["cupy"]) <= 1e-4 * sigmas["cupy"], (name, sigmas)
-        syncs = {"fused": cupy.cuda.Device().synchronize, "cupy": cupy.cuda.Device().synchronize,
-                 "torch": torch.cuda.synchronize}
+        syncs = {key: cupy.cuda.Device().synchronize for key in calls}
+        syncs["torch"] = torch.cuda.synchronize
         samples: dict[str, list[float]] = {key: [] for key in calls}
         for _ in range(args.rounds):
             for key, call in calls.items():
@@ -95,7 +101,8 @@ def main() -> None:
         rate = 2 * args.steps * m * n * 4 / (t["fused"] * 1e-6) / 1e9
         print(f"{name:<27}{m:>6}{n:>6}{t['fused']:>9.1f}{t['cupy']:>9.1f}"
               f"{t['cupy'] / t['fused']:>7.2f}{t['torch']:>9.1f}{t['torch'] / t['fused']:>7.2f}"
-              f"{rate:>7.0f}")
+              f"{rate:>7.0f}"
+              + (f"{t['cuda']:>9.1f}{t['cuda'] / t['fused']:>7.2f}" if with_cuda else ""))
 
 
 if __name__ == "__main__":
