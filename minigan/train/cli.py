@@ -61,7 +61,7 @@ def build_parser(recipe: Recipe, default_dataset: str) -> argparse.ArgumentParse
     train.add_argument("--ema", type=float, default=None,
                        help="decay of the moving average of the generator's weights that "
                             "samples and metrics use; 0 turns it off (default: 0.999 for "
-                            "images, off for 2-D points)")
+                            "images, 0.99 for 2-D points)")
     out = parser.add_argument_group("output")
     out.add_argument("--out", default=None,
                      help="output folder (default: runs/<variant>-<dataset>)")

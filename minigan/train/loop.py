@@ -36,6 +36,10 @@ from minigan.zoo.recipe import Recipe
 from minigan.zoo.step import GAN, build_gan, train_step
 
 DEFAULT_STEPS = 2000
+# Decay of the generator's weight average that samples and metrics use, unless --ema says
+# otherwise. On 2-D points a faster average (0.99) than on images: on ring8 (WGAN-GP, seed
+# 0, 3000 steps) it raised the high-quality share from 68% (none) to 76% (0.999: 74%).
+DEFAULT_EMA = {"points": 0.99, "images": 0.999}
 QUICK = dict(steps=6, batch_size=16, width=8, sample_every=3, eval_every=3,
              checkpoint_every=3)
 
@@ -100,7 +104,8 @@ class Run:
         if not self.points:
             self.gan.generator.apply(nn.init.dcgan_init_)
             self.gan.critic.apply(nn.init.dcgan_init_)
-        decay = args.ema if args.ema is not None else (0.0 if self.points else 0.999)
+        decay = args.ema if args.ema is not None else \
+            DEFAULT_EMA["points" if self.points else "images"]
         self.ema = optim.EMA(self.gan.generator, decay) if decay > 0 else None
         self.rng = Generator(args.seed + 1)
         fixed = Generator(args.seed + 2)

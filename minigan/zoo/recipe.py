@@ -20,8 +20,9 @@ class Recipe:
     critic updates per generator update; weight_clip: WGAN's c; optimizer 'adam' or
     'rmsprop' with two learning rates (TTUR when they differ) and Adam's betas;
     network options: normalisation in G and D, spectral norm, self-attention;
-    toy_settings: fields the authors set differently for 2-D toy data, which the training
-    loop applies on 2-D points (before the command line's own overrides).
+    toy_settings: fields set differently for 2-D toy data (the authors' toy settings, or
+    minigan's measured ones where the recipe's docstring says so), which the training loop
+    applies on 2-D points (before the command line's own overrides).
     """
 
     name: str

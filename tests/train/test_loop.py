@@ -323,3 +323,11 @@ def test_cuda_run_matches_the_cpu_run_and_resumes_exactly(tmp_path, monkeypatch)
     resumed = _run("gan", tmp_path / "resumed", "--device", "cuda", "--resume")
     assert_same_state(resumed.state(), full.state())
     assert load(tmp_path / "full" / "checkpoint-00000006.safetensors")["step"] == STEPS
+
+
+@pytest.mark.parametrize("extra, decay", [((), loop.DEFAULT_EMA["points"]),
+                                          (("--ema", "0.5"), 0.5), (("--ema", "0"), None)])
+def test_points_average_the_generator_by_default_and_ema_zero_turns_it_off(tmp_path, extra,
+                                                                           decay):
+    run = _run("gan", tmp_path / "run", *extra)
+    assert (run.ema is None) if decay is None else (run.ema.decay == decay)

@@ -20,7 +20,9 @@ PAPER_DEFAULTS = {
     "wgan": dict(loss="wasserstein", penalty=None, n_critic=5, weight_clip=0.01,
                  optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, spectral=False, attention=False),
     "wgan_gp": dict(loss="wasserstein", penalty="gradient", penalty_weight=10.0,
-                    toy_settings={"penalty_weight": 0.1, "betas": (0.5, 0.9)}, n_critic=5,
+                    toy_settings={"penalty_weight": 0.1, "betas": (0.5, 0.9),  # the authors'
+                                  "lr_g": 1e-3, "lr_d": 1e-3},               # minigan's
+                    n_critic=5,
                     weight_clip=None, optimizer="adam", lr_g=1e-4, lr_d=1e-4,
                     betas=(0.0, 0.9), spectral=False, attention=False),
     "wgan_div": dict(loss="wasserstein", penalty="div", penalty_weight=2.0, penalty_power=6.0,
