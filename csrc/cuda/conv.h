@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cuda/arithmetic.h"
+
 namespace minigan::cuda {
 
 // One convolution y = conv2d(x, weight) with `groups` groups: the shapes of its three
@@ -69,7 +71,6 @@ struct ConvWeightSplit {
 
 // No splits at all where there is nothing to sum (no pixels) or dw is empty.
 inline ConvWeightSplit conv2d_weight_split(const ConvSizes& s) {
-  const auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
   const int64_t rows = s.o / s.groups;                    // dw as a product: (o/g) x taps
   const int64_t taps = s.c / s.groups * s.kh * s.kw;
   const int64_t pixels = s.n * s.ho * s.wo;

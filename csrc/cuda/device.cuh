@@ -22,6 +22,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "cuda/arithmetic.h"
+
 #if defined(__CUDACC__)
 
 #include <cuda_runtime.h>
@@ -104,7 +106,5 @@ __device__ __forceinline__ float sqrt_(float x) { return sqrtf(x); }
 __device__ __forceinline__ double sqrt_(double x) { return sqrt(x); }
 __device__ __forceinline__ float max_(float a, float b) { return fmaxf(a, b); }
 __device__ __forceinline__ double max_(double a, double b) { return fmax(a, b); }
-
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace minigan::cuda

@@ -4,11 +4,13 @@
 
 #include <cstdint>
 
+#include "cuda/arithmetic.h"
+
 namespace minigan::cuda {
 
 // Column slabs (= blocks) of a weight with n columns: one block owns kPowerSlab columns.
 inline constexpr int64_t kPowerSlab = 32;
-inline int64_t power_iteration_slabs(int64_t n) { return (n + kPowerSlab - 1) / kPowerSlab; }
+inline int64_t power_iteration_slabs(int64_t n) { return ceil_div(n, kPowerSlab); }
 
 // Elements of the workspace the caller provides (type T): slabs x m partial products W t,
 // then slabs squared norms of t.
