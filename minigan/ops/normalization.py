@@ -1,44 +1,178 @@
 """Feature normalisation: batch, instance, layer, group and pixel norm.
 
-Each is ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with statistics over a
-different set of axes, written with Tensor ops so that gradients of any order come from
-the ops' own backward passes (a gradient penalty differentiates through a critic's
-LayerNorm). Variances are biased (divided by n) as in PyTorch; batch norm's running
-variance uses the unbiased estimate n / (n - 1) * var, again as PyTorch does.
+Batch, instance, layer and group norm are one op, :class:`Normalize`, whose statistics
+run over different axes. For x: (*) and ``dims``, the axes the statistics run over
+(n elements each):
+
+    mean = E_dims[x],   var = E_dims[(x - mean)^2]   (biased, divided by n, as in PyTorch)
+    invstd = 1 / sqrt(var + eps),   x̂ = (x - mean) invstd
+    y = x̂ weight + bias = (x - mean) (invstd weight) + bias
+
+``weight`` and ``bias`` have the sizes of the ``affine_axes`` and broadcast along the
+others:
+
+| norm | x | dims | affine axes |
+|---|---|---|---|
+| batch | (N, C, *) | every axis but 1 | (1,) |
+| instance | (N, C, *S) | the spatial axes | (1,) |
+| layer | (*, *L) | the trailing L axes | the trailing L axes |
+| group | (N, C, *) viewed as (N, G, C/G, prod S) | (2, 3) | (1, 2) |
+
+For an output gradient gy, with g = gy weight and sums over the axes that are not affine:
+
+    dbias = sum gy,   dweight = sum gy x̂
+    dx = invstd (g - E_dims[g] - x̂ E_dims[g x̂])        statistics of the batch
+    dx = invstd g                                      given statistics (eval batch norm)
+
+The two subtracted terms are the gradient's paths through the mean and the variance:
+dx is g invstd with its mean and its component along x̂ removed. So E_dims[dx] = 0 (y
+does not change when x shifts by a constant along ``dims``) and, when eps = 0,
+E_dims[dx x̂] = 0 too (nor when x is scaled).
+
+One forward node instead of the dozen ops the formula takes as Tensor ops (mean, centre,
+square, mean, add, rsqrt, multiply, reshape, multiply, reshape, add), and one array pass
+for the first-order gradient. Under a plain ``backward()`` the gradient is those array
+formulas; when a graph is being recorded (``grad(..., create_graph=True)``: a gradient
+penalty through a critic with a norm) the same formulas run as Tensor ops, with x̂ and
+invstd recomputed from x, so second- and higher-order derivatives come out of the engine
+(the pattern of ``minigan.ops.attention``).
+
+Batch norm's running variance uses the unbiased estimate n / (n - 1) var, as PyTorch does.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
-from minigan.autograd import no_grad
-from minigan.ops.common import check_floating
+from minigan.autograd import Function, is_grad_enabled
+from minigan.backend import xp
+from minigan.ops.common import check_floating, const
 from minigan.tensor import Tensor
 
 
-def _standardize(x: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """(x - mean) / sqrt(var + eps) over ``dims``, with the mean and biased variance."""
-    mean = x.mean(dims, keepdim=True)
+def moments(x: Any, dims: tuple[int, ...]) -> tuple[Any, Any]:
+    """(mean, biased variance) of the array ``x`` over ``dims``, both with keepdims:
+    E[x] and E[(x - E[x])^2], two passes (no E[x^2] - E[x]^2 cancellation)."""
+    mean = x.mean(axis=dims, keepdims=True)
     centered = x - mean
-    var = (centered * centered).mean(dims, keepdim=True)
-    return centered * (var + eps).rsqrt(), mean, var
+    centered *= centered
+    return mean, centered.mean(axis=dims, keepdims=True)
 
 
-def _channel_view(t: Tensor, ndim: int) -> Tensor:
-    """A per-channel (C,) tensor shaped (1, C, 1, ...) to broadcast against (N, C, *)."""
-    return t.reshape((1, -1) + (1,) * (ndim - 2))
+def _inverse_std(var: Any, eps: float) -> Any:
+    """1 / sqrt(var + eps) of an array of statistics (the shape of ``var``)."""
+    return 1 / xp(var).sqrt(var + eps)
 
 
-def _affine(op: str, y: Tensor, weight: Tensor | None, bias: Tensor | None,
-            shape: tuple[int, ...], view) -> Tensor:
+def _affine_view(shape: tuple[int, ...], affine_axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape a weight of the ``affine_axes``' sizes takes to broadcast against x."""
+    return tuple(n if i in affine_axes else 1 for i, n in enumerate(shape))
+
+
+def _other_axes(ndim: int, axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(i for i in range(ndim) if i not in axes)
+
+
+class Normalize(Function):
+    """y = (x - mean) invstd weight + bias (see the module docstring for the shapes).
+
+    Inputs x, weight, bias (weight and bias may be None); parameters: ``mean`` and
+    ``invstd``, arrays of x's shape reduced over ``dims`` (keepdims); ``batch_stats``, True
+    when they are x's own statistics over ``dims`` (their gradient paths count), False when
+    they are constants (eval-mode batch norm); ``eps``, to recompute invstd from x.
+    """
+
+    def forward(ctx, x, weight, bias, mean, invstd, dims, affine_axes, batch_stats, eps):
+        ctx.save(mean=mean, invstd=invstd)
+        ctx.dims, ctx.affine_axes, ctx.batch_stats, ctx.eps = (dims, affine_axes,
+                                                               batch_stats, eps)
+        view = _affine_view(x.shape, affine_axes)
+        y = x - mean
+        y *= invstd if weight is None else invstd * weight.reshape(view)
+        if bias is not None:
+            y += bias.reshape(view)
+        return y
+
+    def backward(ctx, gy):
+        x, weight, _ = ctx.inputs
+        if is_grad_enabled():
+            return _composed_backward(ctx, x, weight, gy, ctx.needs_input_grad)
+        return tuple(None if g is None else Tensor._make(g) for g in normalize_backward(
+            gy.data, x.data, None if weight is None else weight.data, ctx.mean, ctx.invstd,
+            ctx.dims, ctx.affine_axes, ctx.batch_stats, ctx.needs_input_grad))
+
+
+def normalize_backward(gy: Any, x: Any, weight: Any, mean: Any, invstd: Any,
+                       dims: tuple[int, ...], affine_axes: tuple[int, ...],
+                       batch_stats: bool, needs: Sequence[bool]) -> tuple[Any, Any, Any]:
+    """(dx, dweight, dbias) as arrays by the module docstring's formulas; None where
+    ``needs`` (for x, weight, bias) is False. gy, x: (*); mean, invstd: keepdims over
+    ``dims``; weight: the affine axes' sizes, or None."""
+    others = _other_axes(x.ndim, affine_axes)
+    xhat = x - mean
+    xhat *= invstd
+    dx = dweight = dbias = None
+    if needs[0]:
+        g = gy if weight is None else gy * weight.reshape(_affine_view(x.shape, affine_axes))
+        if batch_stats:
+            projection = g * xhat
+            dx = g - g.mean(axis=dims, keepdims=True)
+            projection = projection.mean(axis=dims, keepdims=True)
+            dx -= xhat * projection
+            dx *= invstd
+        else:
+            dx = g * invstd
+    if needs[1]:
+        dweight = (gy * xhat).sum(axis=others)
+    if needs[2]:
+        dbias = gy.sum(axis=others)
+    return dx, dweight, dbias
+
+
+def _composed_backward(ctx, x: Tensor, weight: Tensor | None, gy: Tensor,
+                       needs: Sequence[bool]) -> tuple[Tensor | None, ...]:
+    """The same formulas as Tensor ops on graph values: differentiable again. With batch
+    statistics, x̂ and invstd are rebuilt from x (not the saved constants) so that their
+    own derivatives with respect to x are part of the graph."""
+    dims, others = ctx.dims, _other_axes(x.ndim, ctx.affine_axes)
+    if ctx.batch_stats:
+        centered = x - x.mean(dims, keepdim=True)
+        invstd = ((centered * centered).mean(dims, keepdim=True) + ctx.eps).rsqrt()
+        xhat = centered * invstd
+    else:
+        invstd = const(ctx.invstd)
+        xhat = (x - const(ctx.mean)) * invstd
+    dx = dweight = dbias = None
+    if needs[0]:
+        g = gy if weight is None else gy * weight.reshape(_affine_view(x.shape,
+                                                                       ctx.affine_axes))
+        if ctx.batch_stats:
+            dx = invstd * (g - g.mean(dims, keepdim=True)
+                           - xhat * (g * xhat).mean(dims, keepdim=True))
+        else:
+            dx = g * invstd
+    if needs[1]:
+        dweight = (gy * xhat).sum(others)
+    if needs[2]:
+        dbias = gy.sum(others)
+    return dx, dweight, dbias
+
+
+def _check_affine(op: str, x: Tensor, weight: Tensor | None, bias: Tensor | None,
+                  shape: tuple[int, ...]) -> None:
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != shape:
             raise ValueError(f"{op}: {name} must have shape {shape}, got {p.shape} "
-                             f"(input {y.shape})")
-    if weight is not None:
-        y = y * view(weight)
-    if bias is not None:
-        y = y + view(bias)
-    return y
+                             f"(input {x.shape})")
+
+
+def _normalize(x: Tensor, weight: Tensor | None, bias: Tensor | None, dims: tuple[int, ...],
+               affine_axes: tuple[int, ...], eps: float, mean: Any, var: Any,
+               batch_stats: bool) -> Tensor:
+    """``Normalize`` by the (mean, var) arrays (keepdims over ``dims``): x's own
+    statistics when ``batch_stats``, else constants."""
+    return Normalize.apply(x, weight, bias, mean=mean, invstd=_inverse_std(var, eps),
+                           dims=dims, affine_axes=affine_axes, batch_stats=batch_stats,
+                           eps=eps)
 
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -58,45 +192,48 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         raise ValueError(f"batch_norm: expected input (N, C, *), got shape {x.shape}")
     channels = x.shape[1]
     dims = (0,) + tuple(range(2, x.ndim))
-    count = x.numel() // max(channels, 1)
+    _check_affine("batch_norm", x, weight, bias, (channels,))
     if training or running_mean is None:
+        count = x.numel() // max(channels, 1)
         if count <= 1:
             raise ValueError(f"batch_norm: need more than 1 value per channel in training, "
                              f"got input shape {x.shape}")
-        y, mean, var = _standardize(x, dims, eps)
+        mean, var = moments(x.data, dims)
         if running_mean is not None and running_var is not None:
-            factor = momentum
-            with no_grad():
-                unbiased = var.detach() * (count / (count - 1))
-                running_mean.copy_(running_mean * (1 - factor) + mean.detach().reshape(-1)
-                                   * factor)
-                running_var.copy_(running_var * (1 - factor) + unbiased.reshape(-1) * factor)
-    else:
-        if running_var is None or running_mean.shape != (channels,) or \
-                running_var.shape != (channels,):
-            raise ValueError(f"batch_norm: running statistics must have shape ({channels},), "
-                             f"got {running_mean.shape} and "
-                             f"{None if running_var is None else running_var.shape}")
-        mean = _channel_view(running_mean.detach(), x.ndim)
-        var = _channel_view(running_var.detach(), x.ndim)
-        y = (x - mean) * (var + eps).rsqrt()
-    return _affine("batch_norm", y, weight, bias, (channels,),
-                   lambda p: _channel_view(p, x.ndim))
+            for running, batch in ((running_mean, mean), (running_var,
+                                                          var * (count / (count - 1)))):
+                running.copy_(running.data * (1 - momentum) + batch.reshape(-1) * momentum)
+        return _normalize(x, weight, bias, dims, (1,), eps, mean, var, batch_stats=True)
+    if running_var is None or running_mean.shape != (channels,) or \
+            running_var.shape != (channels,):
+        raise ValueError(f"batch_norm: running statistics must have shape ({channels},), "
+                         f"got {running_mean.shape} and "
+                         f"{None if running_var is None else running_var.shape}")
+    view = _affine_view(x.shape, (1,))
+    mean, var = (s.data.reshape(view).astype(x.dtype, copy=False)
+                 for s in (running_mean, running_var))
+    return _normalize(x, weight, bias, dims, (1,), eps, mean, var, batch_stats=False)
+
+
+def _own_statistics(x: Tensor, weight: Tensor | None, bias: Tensor | None,
+                    dims: tuple[int, ...], affine_axes: tuple[int, ...], eps: float) -> Tensor:
+    """``Normalize`` by x's own statistics over ``dims``."""
+    return _normalize(x, weight, bias, dims, affine_axes, eps, *moments(x.data, dims),
+                      batch_stats=True)
 
 
 def instance_norm(x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
                   eps: float = 1e-5) -> Tensor:
     """Per-example, per-channel normalisation over the spatial axes (CycleGAN's norm).
-    x: (N, C, *spatial) -> same shape."""
+    x: (N, C, *spatial) -> same shape; weight, bias: (C,)."""
     check_floating("instance_norm", x)
     if x.ndim < 3:
         raise ValueError(f"instance_norm: expected input (N, C, *spatial), got shape {x.shape}")
     if x.numel() // (x.shape[0] * x.shape[1] or 1) <= 1:
         raise ValueError(f"instance_norm: need more than 1 spatial element per channel, "
                          f"got input shape {x.shape}")
-    y, _, _ = _standardize(x, tuple(range(2, x.ndim)), eps)
-    return _affine("instance_norm", y, weight, bias, (x.shape[1],),
-                   lambda p: _channel_view(p, x.ndim))
+    _check_affine("instance_norm", x, weight, bias, (x.shape[1],))
+    return _own_statistics(x, weight, bias, tuple(range(2, x.ndim)), (1,), eps)
 
 
 def layer_norm(x: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
@@ -108,23 +245,29 @@ def layer_norm(x: Tensor, normalized_shape: Sequence[int], weight: Tensor | None
     if x.shape[x.ndim - len(shape):] != shape or len(shape) == 0:
         raise ValueError(f"layer_norm: input shape {x.shape} does not end with "
                          f"normalized_shape {shape}")
-    y, _, _ = _standardize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
-    return _affine("layer_norm", y, weight, bias, shape, lambda p: p)
+    _check_affine("layer_norm", x, weight, bias, shape)
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    return _own_statistics(x, weight, bias, axes, axes, eps)
 
 
 def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Channels split into ``num_groups`` groups, each normalised per example over its
-    channels and positions.   x: (N, C, *) -> same shape; weight, bias: (C,)."""
+    channels and positions.   x: (N, C, *) -> same shape; weight, bias: (C,).
+
+    x is viewed as (N, G, C/G, prod *) with statistics over axes (2, 3) and weight and
+    bias as (G, C/G)."""
     check_floating("group_norm", x)
     if x.ndim < 2 or num_groups < 1 or x.shape[1] % num_groups:
         raise ValueError(f"group_norm: {num_groups} groups must divide the channel axis of "
                          f"input (N, C, *), got shape {x.shape}")
     n, c = x.shape[0], x.shape[1]
-    grouped = x.reshape(n, num_groups, -1)                     # (N, G, C/G * prod(*))
-    y, _, _ = _standardize(grouped, (2,), eps)
-    return _affine("group_norm", y.reshape(x.shape), weight, bias, (c,),
-                   lambda p: _channel_view(p, x.ndim))
+    _check_affine("group_norm", x, weight, bias, (c,))
+    grouped = (num_groups, c // num_groups)
+    y = _own_statistics(x.reshape(n, *grouped, -1),
+                        None if weight is None else weight.reshape(grouped),
+                        None if bias is None else bias.reshape(grouped), (2, 3), (1, 2), eps)
+    return y.reshape(x.shape)
 
 
 def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:

@@ -141,6 +141,92 @@ def test_group_norm_rejects_groups_that_do_not_divide_the_channels():
         F.group_norm(mg.zeros(2, 6, 3), 4)
 
 
+# ------------------------------------------------ the fused op: both gradient paths --
+def _norm_case(kind, x, weight, bias):
+    """One of the five uses of ``Normalize``, on tensors; weight and bias are (C,) or the
+    trailing shape for layer norm."""
+    if kind == "batch":
+        return F.batch_norm(x, None, None, weight, bias, training=True)
+    if kind == "batch eval":
+        c = x.shape[1]
+        mean = mg.tensor(np.linspace(-0.5, 0.5, c), dtype=x.dtype)
+        var = mg.tensor(np.linspace(0.5, 2.0, c), dtype=x.dtype)
+        return F.batch_norm(x, mean, var, weight, bias, training=False)
+    if kind == "instance":
+        return F.instance_norm(x, weight, bias)
+    if kind == "layer":
+        return F.layer_norm(x, x.shape[2:], weight, bias)
+    return F.group_norm(x, 2, weight, bias)
+
+
+def _affine_shape(kind, shape):
+    return shape[2:] if kind == "layer" else (shape[1],)
+
+
+NORM_KINDS = ["batch", "batch eval", "instance", "layer", "group"]
+NORM_SHAPES = st.tuples(st.integers(2, 4), st.sampled_from([2, 4, 6]), st.integers(2, 4),
+                        st.integers(1, 3))
+
+
+@settings(max_examples=15)
+@given(kind=st.sampled_from(NORM_KINDS), shape=NORM_SHAPES, affine=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_the_fused_first_order_gradients_equal_the_recorded_formulas(kind, shape, affine,
+                                                                      seed):
+    """Under a plain backward the op's gradients are array formulas; under create_graph
+    they are Tensor ops rebuilt from x. Both must give the same numbers."""
+    rng = np.random.default_rng(seed)
+    x = mg.tensor(rng.uniform(-2, 2, shape), requires_grad=True)
+    params = [mg.tensor(rng.uniform(0.5, 2, _affine_shape(kind, shape)), requires_grad=True)
+              for _ in range(2)] if affine else [None, None]
+    gy = mg.tensor(rng.standard_normal(shape))
+    wrt = [x] + [p for p in params if p is not None]
+    fused = mg.grad(_norm_case(kind, x, *params), wrt, gy)
+    recorded = mg.grad(_norm_case(kind, x, *params), wrt, gy, create_graph=True)
+    if kind != "batch eval" or affine:              # dx depends on x or on the weight
+        assert recorded[0].requires_grad
+    for a, b in zip(fused, recorded):
+        assert not a.requires_grad
+        assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=10)
+@given(kind=st.sampled_from(["batch", "instance", "layer", "group"]), shape=NORM_SHAPES,
+       seed=st.integers(0, 2 ** 16))
+def test_the_input_gradient_is_orthogonal_to_shifts_and_scales_of_x(kind, shape, seed):
+    """y is unchanged by x -> x + c along the statistics' axes, and (eps = 0) by
+    x -> (1 + c) x: dx has zero mean and no component along x̂ over those axes."""
+    rng = np.random.default_rng(seed)
+    x = mg.tensor(rng.uniform(-2, 2, shape), requires_grad=True)
+    if kind == "batch":
+        y, axes = F.batch_norm(x, None, None, training=True, eps=0.0), (0, 2, 3)
+    elif kind == "instance":
+        y, axes = F.instance_norm(x, eps=0.0), (2, 3)
+    elif kind == "layer":
+        y, axes = F.layer_norm(x, shape[2:], eps=0.0), (2, 3)
+    else:
+        y, axes = F.group_norm(x, 2, eps=0.0), None
+    (dx,) = mg.grad(y, [x], mg.tensor(rng.standard_normal(shape)))
+    dx, xhat = dx.numpy(), y.detach().numpy()
+    if axes is None:                                # group norm: per example and group
+        dx, xhat, axes = dx.reshape(shape[0], 2, -1), xhat.reshape(shape[0], 2, -1), (2,)
+    np.testing.assert_allclose(dx.mean(axis=axes), 0, atol=1e-12)
+    np.testing.assert_allclose((dx * xhat).mean(axis=axes), 0, atol=1e-12)
+
+
+@settings(max_examples=4)
+@given(shape=st.tuples(st.integers(2, 3), st.integers(1, 3), st.integers(1, 3)),
+       seed=st.integers(0, 2 ** 16))
+def test_batch_norm_check_op_on_drawn_shapes(shape, seed):
+    x, weight, bias = (rng_values(*s, seed=seed + i) for i, s in
+                       enumerate((shape, shape[1:2], shape[1:2])))
+
+    def reference(x, weight, bias):
+        return standardize(x, (0, 2)) * channel(weight, 3) + channel(bias, 3)
+    check_op(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), reference,
+             x, weight, bias)
+
+
 # ------------------------------------------------------------------------ pixel norm --
 @settings(max_examples=10)
 @given(x=arrays(st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 3),
