@@ -35,15 +35,27 @@ class ReLU(Function):
 
 
 class LeakyReLU(Function):
-    """y = x if x > 0 else slope * x;  dy/dx = 1 or slope."""
+    """y = x if x > 0 else slope * x;  dy/dx = 1 or slope.
+
+    Computed as max(x, slope x) when slope <= 1 and min(x, slope x) when slope > 1: one
+    product and one comparison per element, no mask array (NumPy's ``where`` over a mask
+    takes several times as long). slope = 0 is max(x, 0), which keeps y = inf at x = inf
+    where 0 * inf would be nan.
+    """
 
     def forward(ctx, x, slope):
         ctx.slope = slope
-        return xp(x).where(x > 0, x, x * slope)
+        mod = xp(x)
+        if slope == 0:
+            return mod.maximum(x, 0)
+        y = x * slope
+        return (mod.maximum if slope <= 1 else mod.minimum)(y, x, out=y)
 
     def backward(ctx, gy):
-        positive = ctx.inputs[0].data > 0
-        return gy * const((ctx.slope + (1 - ctx.slope) * positive).astype(gy.dtype))
+        slopes = (ctx.inputs[0].data > 0).astype(gy.dtype)        # 1 where x > 0, else 0
+        slopes *= 1 - ctx.slope
+        slopes += ctx.slope                                      # 1 where x > 0, else slope
+        return gy * const(slopes)
 
 
 class ELU(Function):

@@ -23,6 +23,7 @@ def _signed(shape):
 
 
 LABELS = rng.integers(0, 5, (6,))
+RUNNING_MEAN, RUNNING_VAR = _signed((4,)), _positive((4,))
 CASES = {  # name: (function of tensors, input arrays)
     "add_broadcast": (lambda a, b: a + b, [_signed((3, 1)), _signed((4,))]),
     "sub_mul_div": (lambda a, b: (a - b) * a / b, [_signed((3, 4)), _positive((3, 4))]),
@@ -73,6 +74,13 @@ CASES = {  # name: (function of tensors, input arrays)
                          [_signed((2, 4, 3, 4)), _signed((4, 3, 3, 3)), _signed((6,))]),
     "conv2d_weight": (lambda x, gy: F.conv2d_weight(x, (4, 3, 3, 3), gy, stride=2, padding=1),
                       [_signed((2, 3, 7, 6)), _signed((2, 4, 4, 3))]),
+    "normalization": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)
+                      + F.instance_norm(x, w, b) + F.group_norm(x, 2, w, b)
+                      + F.layer_norm(x, x.shape[1:]),
+                      [_signed((3, 4, 2, 3)), _positive((4,)), _signed((4,))]),
+    "batch_norm_eval": (lambda x, w, b: F.batch_norm(
+        x, mg.tensor(RUNNING_MEAN).to(x.device), mg.tensor(RUNNING_VAR).to(x.device), w, b),
+        [_signed((3, 4, 2, 3)), _positive((4,)), _signed((4,))]),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
                    [_signed((2, 3, 7, 6))]),
     "max_pool2d": (lambda x: F.max_pool2d(x, 3, 2, 1),
@@ -108,6 +116,7 @@ def test_cuda_matches_cpu_values_and_gradients(name):
 
 @pytest.mark.parametrize("name", ["pow", "activations", "softmax", "matmul_batched",
                                   "pad_reflect", "getitem_repeated", "norm", "bce_logits",
+                                  "normalization", "batch_norm_eval",
                                   "conv2d", "conv_transpose2d", "conv2d_weight",
                                   "max_pool2d", "interpolate"])
 def test_cuda_gradcheck_and_gradgradcheck_in_float64(name):

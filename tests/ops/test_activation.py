@@ -115,6 +115,21 @@ def test_gelu_matches_its_two_halves_at_zero():
     assert x.grad.item() == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("slope", [0.0, 0.2, 1.0, 3.0, -0.5])
+def test_leaky_relu_for_every_kind_of_slope(slope):
+    """max(x, slope x) for slope <= 1, min for slope > 1, max(x, 0) for slope 0: each
+    branch against the definition, with its gradient."""
+    x = np.linspace(-2, 2, 12).reshape(3, 4) + 0.05                # no element at 0
+    check_op(lambda x: F.leaky_relu(x, slope), lambda x: np.where(x > 0, x, slope * x), x)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2, 3.0])
+def test_leaky_relu_at_the_infinities(slope):
+    y = F.leaky_relu(mg.tensor([-np.inf, np.inf, np.nan, -0.0]), slope).numpy()
+    assert y[0] == (0.0 if slope == 0 else -np.inf) and y[1] == np.inf
+    assert np.isnan(y[2]) and y[3] == 0
+
+
 @pytest.mark.parametrize("op", [F.relu, F.sigmoid, F.tanh, F.gelu, F.silu, F.softplus])
 def test_activation_rejects_integer_tensor(op):
     with pytest.raises(TypeError, match="floating-point"):
