@@ -12,7 +12,8 @@
 //                     M = N H W,  N = C/g,  K = (O/g) kh kw,  where the tap (p, q) of
 //                     pixel (h, w) reads dy at  i = (h + ph - p dh) / sh,
 //                     j = (w + pw - q dw) / sw,  only where both divisions are exact and
-//                     0 <= i < Ho, 0 <= j < Wo (the output pixels that the tap fed)
+//                     0 <= i < Ho, 0 <= j < Wo (the output pixels that the tap fed);
+//                     computed as sh sw smaller products, one per phase (below)
 //   conv2d_weight     dw[o, (c,p,q)]   = sum_(n,i,j)  dy[n, o, i, j]   x[n, c, h, w]
 //                     M = O/g,  N = (C/g) kh kw,  K = N Ho Wo
 //
@@ -23,23 +24,32 @@
 //
 // One kernel, three problems. implicit_gemm_kernel<T, Problem> is the GEMM, written once.
 // A small Problem struct (Conv2dGemm, ConvTranspose2dGemm, Conv2dWeightGemm) says
-//   a_row(g, m)        what every element of row m of A needs, computed once per tile
-//                      (for conv2d: the image of pixel (n, i, j) and the corner of its
-//                      receptive field),
-//   a(row, k, inside)  A[m, k]: the reduction index k decoded into its digits (c, p, q),
-//                      the address, and the load, or zero where the element is not
-//                      `inside` the product (the kernel's mask: m >= M, or k outside the
-//                      block's range of k) or lies in the padding (the problem's mask),
-//   b_col(g, n), b(col, k, inside)   the same for column n of B,
-//   store(g, split, m, n, v)         where C[m, n] goes,
+//   block(z)                  which product block z of the grid works on: its group, its
+//                             rows m of A and its range k_begin <= k < k_end of the
+//                             reduction, and whatever the loads below need of it (the
+//                             Block: for the weight gradient, a slice of the reduction;
+//                             for the input gradient, a phase class),
+//   a_row(block, m)           what every element of row m of A needs, computed once per
+//                             tile (for conv2d: the image of pixel (n, i, j) and the corner
+//                             of its receptive field),
+//   a(block, row, k, inside)  A[m, k]: the reduction index k decoded into its digits
+//                             (c, p, q), the address, and the load, or zero where the
+//                             element is not `inside` the product (the kernel's mask: m or
+//                             k outside the block's product) or lies in the padding (the
+//                             problem's mask),
+//   b_col(block, n), b(block, col, k, inside)   the same for column n of B,
+//   store(block, m, n, v)     where C[m, n] goes,
 // and which index of each operand is contiguous in memory (a_order, b_order). Decoding k
 // costs two integer divisions per element loaded, the price of building no im2col
 // matrix. a and b decode k before they look at `inside`, so that the compiler computes
 // the decoding once for all the loads of a thread that share a k.
 //
 // Blocks and threads. Block (bx, by, bz) computes the 64 x 64 tile C[64 bx :, 64 by :] of
-// group bz % g (and, for the weight gradient, of reduction slice bz / g). Its 256 threads
-// walk the reduction in steps of 16:
+// group bz % g of the product that block(bz) names: for the weight gradient, reduction
+// slice bz / g; for the input gradient, phase class bz / g. A tile that starts past its
+// product's last row (a phase class smaller than the largest, for which the grid is
+// sized) returns at once: all its threads, before the first __syncthreads. Its 256
+// threads walk the reduction in steps of 16:
 //   load      the A tile (64 x 16) and the B tile (16 x 64) into shared memory, stored
 //             k-major as a_tile[k][m] and b_tile[k][n], four elements of each per thread;
 //             consecutive threads take consecutive elements along the operand's
@@ -63,6 +73,43 @@
 // elements: a warp that stores along k then spreads over the banks, and every row still
 // starts on a 16-byte boundary for the vector reads.
 //
+// The input gradient by phases. Written as above, conv_transpose2d's A is zero wherever
+// a division by the stride is not exact: tap p reaches row h only if sh divides
+// h + ph - p dh, that is p dh = r (mod sh) for the row's phase r = (h + ph) mod sh. So all
+// rows of one phase share one set of taps,
+//   P_r = {p < kh : p dh = r (mod sh)} = {p_r + t sh' : t < |P_r|},  sh' = sh / gcd(sh, dh),
+// an arithmetic progression (p and p + sh' reach the same rows: sh' dh is a multiple of
+// sh), empty when no p < min(kh, sh') fits. Columns alike, with sw, dw, kw, pw. The pixels
+// of dx fall into sh sw phase classes; class (h0, w0), h0 < min(sh, H), w0 < min(sw, W),
+// holds the pixels
+//   h = h0 + a sh  (a < Hr = ceil((H - h0) / sh)),  w = w0 + b sw  (b < Wr),
+// of phase r = (h0 + ph) mod sh, s = (w0 + pw) mod sw, and is a product of its own:
+//   dx[(n,a,b), c] = sum_(o,t,u)  dy[n, o, a + i_r - t dh', b + j_s - u dw']
+//                                 weight[o, c, p_r + t sh', q_s + u sw']
+//   M = N Hr Wr,  N = C/g,  K = (O/g) |P_r| |Q_s|,
+// where i_r = (h0 + ph - p_r dh) / sh (exact: p_r dh = h0 + ph mod sh) and
+// dh' = dh / gcd(sh, dh) = sh' dh / sh, so that i = (h + ph - p dh) / sh = a + i_r - t dh':
+// every division is exact by construction, and the masks left are 0 <= i < Ho,
+// 0 <= j < Wo. The grid runs z = class g + group, class = h0 min(sw, W) + w0 (classes
+// with no pixels, h0 >= H, are not launched), and x sized for the largest class, h0 = w0
+// = 0: N ceil(H / sh) ceil(W / sw) pixels. Each block computes its class's few numbers
+// (gcd(sh, dh) by Euclid; the first tap p_r, by trying p < sh'; |P_r|; Hr; i_r) from bz:
+// integer arithmetic, no extra launch, no table in memory. A class with no taps (stride
+// larger than the kernel, or gcd(sh, dh) > 1 and r not a multiple of it) has K = 0: its
+// blocks run no step and store zeros, which they must, since dx arrives unwritten.
+//
+// What it saves, counted in multiply-adds per element of dx (per pixel and channel c):
+// (O/g) kh kw for every pixel before, (O/g) |P_r| |Q_s| for a pixel of class (r, s) now.
+// Where gcd(sh, dh) = 1 every tap lies in exactly one phase (sum_r |P_r| = kh), so over an
+// image whose classes are about equally large it is sh sw times fewer. The layers of a
+// DCGAN generator (kernel 4, stride 2, padding 1): |P_r| = |Q_s| = 2 in every class,
+// 16 taps -> 4 per pixel: 8192 -> 2048 multiply-adds per element of dx at O = 512.
+// Kernel 5, stride 3: |P_r| in {2, 2, 1}, 25 taps -> 4, 2 or 1 (25 / 9 on average).
+// Dilation 2 at stride 2: one phase in two has all kh taps, the other none, 4 times fewer
+// on average at 2 x 2. Stride 1: one class with every tap, the same product as before.
+// These are counts, not a measured speed: the stores of a class are sw apart in w (a warp
+// writes every sw-th element of its rows), and B's loads step over taps sw' apart.
+//
 // The weight gradient. Its reduction runs over every pixel of the batch (N Ho Wo: long)
 // and its output is small, so output tiles alone would leave most of an H100 idle. The
 // reduction is cut into slices (conv2d_weight_split in conv.h): block z = split g + group
@@ -71,15 +118,12 @@
 // same bits on every run), no atomics.
 //
 // Empty sums. A product with K = 0 (no input channels; conv_transpose2d with no output
-// channels) runs zero steps and stores zeros; the weight gradient of an empty batch has
-// no splits, and the sum of no partials writes zeros. An empty output launches nothing.
+// channels, or a phase class that no tap reaches) runs zero steps and stores zeros; the
+// weight gradient of an empty batch has no splits, and the sum of no partials writes
+// zeros. An empty output launches nothing.
 //
 // Precision. Products and sums in Accumulator<T>::type (float for float, double for
 // double) with one rounding to T at the store; the partials stay in the accumulator type.
-//
-// Strided transposed convolutions: A is zero wherever the division by the stride is not
-// exact, on all but 1 / (sh sw) of the taps, and the kernel multiplies those zeros too, as
-// the Triton kernel does. (Sorting pixels by their phase h mod sh would skip them.)
 #pragma once
 
 #include <stdexcept>
@@ -101,9 +145,55 @@ static_assert(kConvTileM * kConvTileK % kConvThreads == 0 &&
 
 // The matrix product of a problem: for each of `groups` groups, C (m x n) = A (m x k)
 // B (k x n), the reduction cut into slices of k_per_split (one slice: k_per_split = k).
+// Where the grid's parts are products of their own (the phase classes of
+// conv_transpose2d), m and k are bounds: the grid covers m rows, and each part's Block
+// narrows m and k to its own.
 struct ConvGemmShape {
   int groups, m, n, k, k_per_split;
 };
+
+// What block z works on in a problem whose parts are the slices of one reduction (one
+// slice for conv2d): group z % g and slice z / g, k_begin <= k < k_end, all m rows.
+struct ConvBlock {
+  int group, split, m, k_begin, k_end;
+};
+__device__ __forceinline__ ConvBlock conv_slice_block(const ConvGemmShape& gemm, int z) {
+  const int group = z % gemm.groups;
+  const int split = z / gemm.groups;
+  const int k_begin = split * gemm.k_per_split;
+  const int k_end = gemm.k - k_begin < gemm.k_per_split ? gemm.k : k_begin + gemm.k_per_split;
+  return {group, split, gemm.m, k_begin, k_end};
+}
+
+// One axis of a phase class of conv_transpose2d (rows here; columns alike with w, sw,
+// pw, dw, kw): the pixels h = first + a stride, a < pixels, and the taps
+// p = tap + t tap_step, t < taps, where tap t of pixel a reads dy at
+// i = a + dy_first - t dy_step (the opening comment's h0, Hr, p_r, |P_r|, sh', i_r, dh').
+struct ConvPhase {
+  int first, pixels, tap, taps, tap_step, dy_first, dy_step;
+};
+__device__ __forceinline__ ConvPhase conv_phase(int first, int size, int stride, int pad,
+                                                int dilation, int kernel) {
+  int divisor = stride;                                    // gcd(stride, dilation), Euclid
+  for (int rest = dilation; rest != 0;) {
+    const int next = divisor % rest;
+    divisor = rest;
+    rest = next;
+  }
+  const int tap_step = stride / divisor;
+  const int phase = (first + pad) % stride;
+  // the first tap p with p dilation = phase (mod stride): if any, it is below tap_step
+  int tap = 0;
+  while (tap < kernel && tap < tap_step && tap * dilation % stride != phase) ++tap;
+  const bool hit = tap < kernel && tap < tap_step;
+  return {first,
+          first < size ? (size - first + stride - 1) / stride : 0,
+          tap,
+          hit ? (kernel - tap + tap_step - 1) / tap_step : 0,
+          tap_step,
+          hit ? (first + pad - tap * dilation) / stride : 0,
+          dilation / divisor};
+}
 
 // ConvSizes as the kernels' 32-bit index arithmetic sees them (offsets into the arrays
 // are int64_t), with the channels per group c_g = c / groups and o_g = o / groups.
@@ -170,18 +260,23 @@ struct Conv2dGemm {
   const T* weight;
   T* y;
 
+  // One product per group: block z is group z.
+  using Block = ConvBlock;
+  __device__ __forceinline__ Block block(int z) const { return conv_slice_block(gemm, z); }
+
   // Row m = output pixel (n, i, j): the offset of x[n, g C/g] and the top-left corner of
   // the pixel's receptive field (which may lie in the padding).
   struct RowA {
     int64_t image;
     int top, left;
   };
-  __device__ __forceinline__ RowA a_row(int g, int m) const {
+  __device__ __forceinline__ RowA a_row(const Block& block, int m) const {
     const ConvDigits nij = conv_digits(m, s.ho, s.wo);
-    return {(static_cast<int64_t>(nij.hi) * s.c + static_cast<int64_t>(g) * s.c_g) * s.h * s.w,
+    return {(static_cast<int64_t>(nij.hi) * s.c + static_cast<int64_t>(block.group) * s.c_g) *
+                s.h * s.w,
             nij.mid * s.sh - s.ph, nij.lo * s.sw - s.pw};
   }
-  __device__ __forceinline__ T a(const RowA& row, int k, bool inside) const {
+  __device__ __forceinline__ T a(const Block&, const RowA& row, int k, bool inside) const {
     const ConvDigits cpq = conv_digits(k, s.kh, s.kw);
     const int h = row.top + cpq.mid * s.dh;
     const int w = row.left + cpq.lo * s.dw;
@@ -191,76 +286,94 @@ struct Conv2dGemm {
 
   // Column n = output channel g O/g + n: the offset of its weight row, K = (C/g) kh kw long.
   using ColB = int64_t;
-  __device__ __forceinline__ ColB b_col(int g, int n) const {
-    return (static_cast<int64_t>(g) * s.o_g + n) * gemm.k;
+  __device__ __forceinline__ ColB b_col(const Block& block, int n) const {
+    return (static_cast<int64_t>(block.group) * s.o_g + n) * gemm.k;
   }
-  __device__ __forceinline__ T b(ColB row, int k, bool inside) const {
+  __device__ __forceinline__ T b(const Block&, ColB row, int k, bool inside) const {
     return inside ? weight[row + k] : T(0);
   }
 
-  __device__ __forceinline__ void store(int g, int, int m, int n, Acc value) const {
+  __device__ __forceinline__ void store(const Block& block, int m, int n, Acc value) const {
     const int plane = s.ho * s.wo;
     const int image = m / plane;
-    y[(static_cast<int64_t>(image) * s.o + g * s.o_g + n) * plane + (m - image * plane)] =
-        static_cast<T>(value);
+    y[(static_cast<int64_t>(image) * s.o + block.group * s.o_g + n) * plane +
+      (m - image * plane)] = static_cast<T>(value);
   }
 };
 
-// conv_transpose2d: A[(n,h,w), (o,p,q)] = dy[n, g O/g + o, i, j] where the tap hits,
-//                   B[(o,p,q), c] = weight[g O/g + o, c, p, q],
-//                   C[(n,h,w), c] = dx[n, g C/g + c, h, w]
+// conv_transpose2d, one product per phase class (h0, w0) (the opening comment's math):
+//   A[(n,a,b), (o,t,u)] = dy[n, g O/g + o, a + i_r - t dh', b + j_s - u dw'] (0 outside dy),
+//   B[(o,t,u), c] = weight[g O/g + o, c, p_r + t sh', q_s + u sw'],
+//   C[(n,a,b), c] = dx[n, g C/g + c, h0 + a sh, w0 + b sw]
 template <typename T>
 struct ConvTranspose2dGemm {
   using Acc = typename Accumulator<T>::type;
-  static constexpr Contiguous a_order = Contiguous::mn;  // neighbouring w, neighbouring j
+  static constexpr Contiguous a_order = Contiguous::mn;  // neighbouring b, neighbouring j
   static constexpr Contiguous b_order = Contiguous::k;   // weight[o, c]: kh kw taps in a row
 
-  ConvGemmShape gemm;
+  ConvGemmShape gemm;  // m: the pixels of the largest class; k: all (O/g) kh kw taps
   ConvIndex s;
+  int column_classes;  // min(sw, w): the classes w0 that hold pixels
   const T* dy;
   const T* weight;
   T* dx;
 
-  // Row m = input pixel (n, h, w): the offset of dy[n, g O/g] and the pixel in padded
-  // coordinates, (h + ph, w + pw) = (i sh + p dh, j sw + q dw) for the taps that hit.
-  struct RowA {
-    int64_t image;
-    int h, w;
+  // Block z: group z % g, phase class z / g = h0 column_classes + w0, whose product has
+  // N Hr Wr rows and (O/g) |P_r| |Q_s| taps.
+  struct Block {
+    int group, m, k_begin, k_end;
+    ConvPhase rows, cols;
   };
-  __device__ __forceinline__ RowA a_row(int g, int m) const {
-    const ConvDigits nhw = conv_digits(m, s.h, s.w);
-    return {(static_cast<int64_t>(nhw.hi) * s.o + static_cast<int64_t>(g) * s.o_g) * s.ho * s.wo,
-            nhw.mid + s.ph, nhw.lo + s.pw};
-  }
-  __device__ __forceinline__ T a(const RowA& row, int k, bool inside) const {
-    const ConvDigits opq = conv_digits(k, s.kh, s.kw);
-    const int i_scaled = row.h - opq.mid * s.dh;                // i sh, if the tap hits
-    const int j_scaled = row.w - opq.lo * s.dw;
-    const int i = i_scaled / s.sh;
-    const int j = j_scaled / s.sw;
-    inside = inside && i_scaled >= 0 && j_scaled >= 0 && i * s.sh == i_scaled &&
-             j * s.sw == j_scaled && i < s.ho && j < s.wo;
-    return inside ? dy[row.image + (static_cast<int64_t>(opq.hi) * s.ho + i) * s.wo + j]
-                  : T(0);
+  __device__ __forceinline__ Block block(int z) const {
+    const int phase_class = z / gemm.groups;
+    const ConvPhase rows =
+        conv_phase(phase_class / column_classes, s.h, s.sh, s.ph, s.dh, s.kh);
+    const ConvPhase cols =
+        conv_phase(phase_class % column_classes, s.w, s.sw, s.pw, s.dw, s.kw);
+    return {z % gemm.groups, s.n * rows.pixels * cols.pixels, 0, s.o_g * rows.taps * cols.taps,
+            rows, cols};
   }
 
-  // Column n = input channel c of the group: the offset of weight[g O/g, c]; tap
-  // (o, p, q) is then kh kw apart per c and (C/g) kh kw apart per o.
-  using ColB = int64_t;
-  __device__ __forceinline__ ColB b_col(int g, int n) const {
-    return (static_cast<int64_t>(g) * s.o_g * s.c_g + n) * (s.kh * s.kw);
+  // Row m = pixel (n, a, b) of the class: the offset of dy[n, g O/g] and the pixel of dy
+  // that its first tap (t, u) = (0, 0) reads (which may lie outside dy).
+  struct RowA {
+    int64_t image;
+    int i, j;
+  };
+  __device__ __forceinline__ RowA a_row(const Block& block, int m) const {
+    const ConvDigits nab = conv_digits(m, block.rows.pixels, block.cols.pixels);
+    return {(static_cast<int64_t>(nab.hi) * s.o + static_cast<int64_t>(block.group) * s.o_g) *
+                s.ho * s.wo,
+            nab.mid + block.rows.dy_first, nab.lo + block.cols.dy_first};
   }
-  __device__ __forceinline__ T b(ColB column, int k, bool inside) const {
-    const ConvDigits opq = conv_digits(k, s.kh, s.kw);
-    const int64_t tap =
-        static_cast<int64_t>(opq.hi) * s.c_g * s.kh * s.kw + opq.mid * s.kw + opq.lo;
+  __device__ __forceinline__ T a(const Block& block, const RowA& row, int k,
+                                 bool inside) const {
+    const ConvDigits otu = conv_digits(k, block.rows.taps, block.cols.taps);
+    const int i = row.i - otu.mid * block.rows.dy_step;
+    const int j = row.j - otu.lo * block.cols.dy_step;
+    inside = inside && i >= 0 && i < s.ho && j >= 0 && j < s.wo;
+    return inside ? dy[row.image + (static_cast<int64_t>(otu.hi) * s.ho + i) * s.wo + j] : T(0);
+  }
+
+  // Column n = input channel c of the group: the offset of weight[g O/g, c, p_r, q_s];
+  // tap (o, t, u) is then sh' kw apart per t, sw' per u and (C/g) kh kw per o.
+  using ColB = int64_t;
+  __device__ __forceinline__ ColB b_col(const Block& block, int n) const {
+    return (static_cast<int64_t>(block.group) * s.o_g * s.c_g + n) * (s.kh * s.kw) +
+           block.rows.tap * s.kw + block.cols.tap;
+  }
+  __device__ __forceinline__ T b(const Block& block, ColB column, int k, bool inside) const {
+    const ConvDigits otu = conv_digits(k, block.rows.taps, block.cols.taps);
+    const int64_t tap = static_cast<int64_t>(otu.hi) * s.c_g * s.kh * s.kw +
+                        otu.mid * block.rows.tap_step * s.kw + otu.lo * block.cols.tap_step;
     return inside ? weight[column + tap] : T(0);
   }
 
-  __device__ __forceinline__ void store(int g, int, int m, int n, Acc value) const {
-    const int plane = s.h * s.w;
-    const int image = m / plane;
-    dx[(static_cast<int64_t>(image) * s.c + g * s.c_g + n) * plane + (m - image * plane)] =
+  __device__ __forceinline__ void store(const Block& block, int m, int n, Acc value) const {
+    const ConvDigits nab = conv_digits(m, block.rows.pixels, block.cols.pixels);
+    const int h = block.rows.first + nab.mid * s.sh;
+    const int w = block.cols.first + nab.lo * s.sw;
+    dx[((static_cast<int64_t>(nab.hi) * s.c + block.group * s.c_g + n) * s.h + h) * s.w + w] =
         static_cast<T>(value);
   }
 };
@@ -280,12 +393,16 @@ struct Conv2dWeightGemm {
   const T* dy;
   Acc* partial;                                          // (splits, O, (C/g) kh kw)
 
+  // Block z: group z % g, slice z / g of the pixels.
+  using Block = ConvBlock;
+  __device__ __forceinline__ Block block(int z) const { return conv_slice_block(gemm, z); }
+
   // Row m = output channel g O/g + m: the offset of dy[0, g O/g + m].
   using RowA = int64_t;
-  __device__ __forceinline__ RowA a_row(int g, int m) const {
-    return (static_cast<int64_t>(g) * s.o_g + m) * s.ho * s.wo;
+  __device__ __forceinline__ RowA a_row(const Block& block, int m) const {
+    return (static_cast<int64_t>(block.group) * s.o_g + m) * s.ho * s.wo;
   }
-  __device__ __forceinline__ T a(RowA channel, int k, bool inside) const {
+  __device__ __forceinline__ T a(const Block&, RowA channel, int k, bool inside) const {
     const ConvDigits nij = conv_digits(k, s.ho, s.wo);
     const int64_t pixel =
         static_cast<int64_t>(nij.hi) * s.o * s.ho * s.wo + nij.mid * s.wo + nij.lo;
@@ -298,12 +415,12 @@ struct Conv2dWeightGemm {
     int64_t channel;
     int top, left;
   };
-  __device__ __forceinline__ ColB b_col(int g, int n) const {
+  __device__ __forceinline__ ColB b_col(const Block& block, int n) const {
     const ConvDigits cpq = conv_digits(n, s.kh, s.kw);
-    return {(static_cast<int64_t>(g) * s.c_g + cpq.hi) * s.h * s.w,
+    return {(static_cast<int64_t>(block.group) * s.c_g + cpq.hi) * s.h * s.w,
             cpq.mid * s.dh - s.ph, cpq.lo * s.dw - s.pw};
   }
-  __device__ __forceinline__ T b(const ColB& tap, int k, bool inside) const {
+  __device__ __forceinline__ T b(const Block&, const ColB& tap, int k, bool inside) const {
     const ConvDigits nij = conv_digits(k, s.ho, s.wo);
     const int h = nij.mid * s.sh + tap.top;
     const int w = nij.lo * s.sw + tap.left;
@@ -312,8 +429,9 @@ struct Conv2dWeightGemm {
                   : T(0);
   }
 
-  __device__ __forceinline__ void store(int g, int split, int m, int n, Acc value) const {
-    partial[(static_cast<int64_t>(split) * s.o + g * s.o_g + m) * gemm.n + n] = value;
+  __device__ __forceinline__ void store(const Block& block, int m, int n, Acc value) const {
+    partial[(static_cast<int64_t>(block.split) * s.o + block.group * s.o_g + m) * gemm.n + n] =
+        value;
   }
 };
 
@@ -332,14 +450,16 @@ __global__ void __launch_bounds__(kConvThreads) implicit_gemm_kernel(const Probl
   T(*a_tile)[kLineA] = reinterpret_cast<T(*)[kLineA]>(shared);      // (kConvTileK, 64 + 4)
   T(*b_tile)[kLineB] = reinterpret_cast<T(*)[kLineB]>(a_tile + kConvTileK);
 
-  const ConvGemmShape& gemm = problem.gemm;
+  const int n_cols = problem.gemm.n;
   const int t = static_cast<int>(threadIdx.x);
-  const int group = static_cast<int>(blockIdx.z) % gemm.groups;
-  const int split = static_cast<int>(blockIdx.z) / gemm.groups;
+  const typename Problem::Block block = problem.block(static_cast<int>(blockIdx.z));
   const int m0 = static_cast<int>(blockIdx.x) * kConvTileM;
   const int n0 = static_cast<int>(blockIdx.y) * kConvTileN;
-  const int k_begin = split * gemm.k_per_split;
-  const int k_end = gemm.k - k_begin < gemm.k_per_split ? gemm.k : k_begin + gemm.k_per_split;
+  const int k_begin = block.k_begin;
+  const int k_end = block.k_end;
+  // -- a tile past its product's rows (a smaller phase class): the whole block leaves,
+  //    before the first __syncthreads
+  if (m0 >= block.m) return;
 
   // -- once per tile: what this thread's load slots need about their rows of A and
   //    columns of B, and whether those lie inside the product
@@ -347,15 +467,15 @@ __global__ void __launch_bounds__(kConvThreads) implicit_gemm_kernel(const Probl
   bool a_inside[SlotA::kPerThread];
   for (int s = 0; s < SlotA::kPerThread; ++s) {
     const int m = m0 + SlotA::line(t, s);
-    a_rows[s] = problem.a_row(group, m);
-    a_inside[s] = m < gemm.m;
+    a_rows[s] = problem.a_row(block, m);
+    a_inside[s] = m < block.m;
   }
   typename Problem::ColB b_cols[SlotB::kPerThread];
   bool b_inside[SlotB::kPerThread];
   for (int s = 0; s < SlotB::kPerThread; ++s) {
     const int n = n0 + SlotB::line(t, s);
-    b_cols[s] = problem.b_col(group, n);
-    b_inside[s] = n < gemm.n;
+    b_cols[s] = problem.b_col(block, n);
+    b_inside[s] = n < n_cols;
   }
 
   // -- one step of both operands, global memory -> registers (zero outside the product)
@@ -364,11 +484,11 @@ __global__ void __launch_bounds__(kConvThreads) implicit_gemm_kernel(const Probl
   auto load_step = [&](int k0) {
     for (int s = 0; s < SlotA::kPerThread; ++s) {
       const int k = k0 + SlotA::k(t, s);
-      a_next[s] = problem.a(a_rows[s], k, a_inside[s] && k < k_end);
+      a_next[s] = problem.a(block, a_rows[s], k, a_inside[s] && k < k_end);
     }
     for (int s = 0; s < SlotB::kPerThread; ++s) {
       const int k = k0 + SlotB::k(t, s);
-      b_next[s] = problem.b(b_cols[s], k, b_inside[s] && k < k_end);
+      b_next[s] = problem.b(block, b_cols[s], k, b_inside[s] && k < k_end);
     }
   };
 
@@ -411,7 +531,7 @@ __global__ void __launch_bounds__(kConvThreads) implicit_gemm_kernel(const Probl
     const int m = m0 + kConvThreadM * tm + i;
     for (int j = 0; j < kConvThreadN; ++j) {
       const int n = n0 + kConvThreadN * tn + j;
-      if (m < gemm.m && n < gemm.n) problem.store(group, split, m, n, acc[i][j]);
+      if (m < block.m && n < n_cols) problem.store(block, m, n, acc[i][j]);
     }
   }
 }
@@ -480,14 +600,14 @@ inline ConvIndex conv_index_sizes(const char* op, const ConvSizes& z) {
   return s;
 }
 
-// Grid: (M / 64, N / 64, groups x splits) blocks of 256 threads; nothing when M or N or
-// splits is 0.
+// Grid: (M / 64, N / 64, groups x parts) blocks of 256 threads, parts being the slices of
+// the reduction or the phase classes; nothing when M or N or parts is 0.
 template <typename T, typename Problem>
-void launch_implicit_gemm(const char* op, const Problem& problem, int64_t splits,
+void launch_implicit_gemm(const char* op, const Problem& problem, int64_t parts,
                           std::uintptr_t stream) {
   const ConvGemmShape& gemm = problem.gemm;
   const int64_t tiles_n = ceil_div(gemm.n, kConvTileN);
-  const int64_t blocks_z = gemm.groups * splits;
+  const int64_t blocks_z = gemm.groups * parts;
   if (tiles_n > 65535 || blocks_z > 65535) {
     throw std::invalid_argument(std::string(op) + ": a grid of " + std::to_string(tiles_n) +
                                 " x " + std::to_string(blocks_z) +
@@ -513,10 +633,16 @@ template <typename T>
 void conv_transpose2d(const T* dy, const T* weight, T* dx, const ConvSizes& sizes,
                       std::uintptr_t stream) {
   const ConvIndex s = conv_index_sizes("conv_transpose2d", sizes);
+  // the phase classes that hold pixels, and the largest of them, h0 = w0 = 0
+  const int row_classes = std::min(s.sh, s.h);
+  const int column_classes = std::min(s.sw, s.w);
+  const int m = static_cast<int>(sizes.n * ceil_div(sizes.h, sizes.sh) *
+                                 ceil_div(sizes.w, sizes.sw));
   const int k = s.o_g * s.kh * s.kw;
-  const ConvTranspose2dGemm<T> problem{{s.groups, s.n * s.h * s.w, s.c_g, k, k}, s, dy,
+  const ConvTranspose2dGemm<T> problem{{s.groups, m, s.c_g, k, k}, s, column_classes, dy,
                                        weight, dx};
-  launch_implicit_gemm<T>("conv_transpose2d", problem, 1, stream);
+  launch_implicit_gemm<T>("conv_transpose2d", problem,
+                          static_cast<int64_t>(row_classes) * column_classes, stream);
 }
 
 template <typename T>

@@ -1,9 +1,9 @@
 """csrc/cuda/conv.cuh, run on CPU threads by csrc/cuda/emulator.h, against the float64
 NumPy references of minigan/ops/conv.py (NUMPY_KERNELS): the three implicit GEMMs over
-strides, padding, dilation, groups and kernel sizes, partial 64-wide tiles, the weight
-gradient's split reduction, empty sums, and the adjoint identities that tie the three
-together. Every output (and the workspace) starts as NaN, so an element that a kernel
-does not write shows up."""
+strides, padding, dilation, groups and kernel sizes, partial 64-wide tiles, the phase
+classes of the input gradient, the weight gradient's split reduction, empty sums, and the
+adjoint identities that tie the three together. Every output (and the workspace) starts
+as NaN, so an element that a kernel does not write shows up."""
 import ctypes
 from dataclasses import dataclass
 
@@ -159,6 +159,70 @@ def test_matches_the_reference_in_float32(kernels, op, conv):
     check_against_reference(kernels, op, conv, np.float32, seed=1)
 
 
+# conv_transpose2d runs one product per phase class (h0, w0) of the pixels of dx, h0 < sh,
+# w0 < sw, each over only the taps that reach its pixels (conv.cuh, "The input gradient
+# by phases"). What that risks, one case each:
+PHASE_CASES = {
+    "stride2-kernel1-classes-without-taps": Conv(1, 3, 7, 7, 4, 1, 1, stride=(2, 2)),
+    "stride2-kernel2-as-large-as-the-stride": Conv(2, 3, 8, 7, 3, 2, 2, stride=(2, 2)),
+    "stride2-kernel3-odd-sizes": Conv(2, 3, 9, 7, 4, 3, 3, stride=(2, 2), padding=(1, 1)),
+    "stride3-kernel2-classes-without-taps": Conv(1, 3, 10, 11, 4, 2, 2, stride=(3, 3)),
+    "stride3-kernel3-as-large-as-the-stride": Conv(1, 3, 10, 8, 4, 3, 3, stride=(3, 3),
+                                                   padding=(1, 1)),
+    "stride3-kernel5x4-larger-than-the-stride": Conv(2, 4, 8, 10, 3, 5, 4, stride=(3, 3),
+                                                     padding=(2, 1)),
+    "stride2-padding3-beyond-the-stride": Conv(1, 3, 9, 9, 3, 7, 7, stride=(2, 2),
+                                               padding=(3, 3)),
+    "stride2x3-padding4-beyond-the-stride": Conv(1, 2, 8, 9, 3, 5, 5, stride=(2, 3),
+                                                 padding=(4, 4)),
+    "stride2-dilation2-half-the-phases-without-taps": Conv(2, 3, 9, 8, 4, 3, 3, stride=(2, 2),
+                                                           padding=(2, 1), dilation=(2, 2)),
+    "stride3-dilation2-taps-spread-over-the-phases": Conv(1, 3, 10, 9, 3, 3, 3, stride=(3, 3),
+                                                          padding=(1, 2), dilation=(2, 2)),
+    "stride3-dilation3-one-phase-with-every-tap": Conv(1, 2, 7, 7, 2, 2, 2, stride=(3, 3),
+                                                       dilation=(3, 3)),
+    "image-smaller-than-the-stride": Conv(2, 3, 2, 1, 4, 3, 3, stride=(3, 3), padding=(1, 1)),
+    "groups2-dcgan-layer": Conv(2, 6, 8, 7, 4, 4, 4, stride=(2, 2), padding=(1, 1), groups=2),
+    "groups3-stride3x2": Conv(1, 6, 7, 8, 9, 3, 2, stride=(3, 2), padding=(1, 0), groups=3),
+    # classes of 81, 72, 72 and 64 pixels: two 64-row tiles each, and one tile that is
+    # past the end of the smallest class
+    "classes-of-one-and-two-tiles": Conv(1, 2, 17, 17, 3, 4, 4, stride=(2, 2), padding=(1, 1)),
+}
+
+
+@pytest.mark.parametrize("conv", PHASE_CASES.values(), ids=PHASE_CASES.keys())
+def test_conv_transpose2d_by_phase_classes_matches_the_reference(kernels, conv):
+    check_against_reference(kernels, "conv_transpose2d", conv)
+
+
+@pytest.mark.parametrize("name", ["stride3-kernel5x4-larger-than-the-stride",
+                                  "groups2-dcgan-layer"])
+def test_conv_transpose2d_by_phase_classes_matches_the_reference_in_float32(kernels, name):
+    check_against_reference(kernels, "conv_transpose2d", PHASE_CASES[name], np.float32, seed=7)
+
+
+def unreached(size: int, kernel: int, stride: int, padding: int, dilation: int) -> list[int]:
+    """The pixels h < size that no tap p reaches: (h + padding - p dilation) mod stride != 0
+    for every p < kernel (whether the output pixel it would read exists or not)."""
+    return [h for h in range(size)
+            if all((h + padding - p * dilation) % stride for p in range(kernel))]
+
+
+@pytest.mark.parametrize("name", ["stride2-kernel1-classes-without-taps",
+                                  "stride3-kernel2-classes-without-taps",
+                                  "stride2-dilation2-half-the-phases-without-taps",
+                                  "stride3-dilation3-one-phase-with-every-tap"])
+def test_conv_transpose2d_writes_zeros_where_no_tap_reaches(kernels, name):
+    """dx starts as NaN: the classes with no taps must store their zeros, exactly."""
+    conv = PHASE_CASES[name]
+    rows, cols = (unreached(*axis) for axis in zip((conv.h, conv.w), (conv.kh, conv.kw),
+                                                    conv.stride, conv.padding, conv.dilation))
+    assert rows and cols
+    got = kernels.run("conv_transpose2d", conv, *operands("conv_transpose2d", conv, np.float64))
+    assert np.array_equal(got[:, :, rows, :], np.zeros_like(got[:, :, rows, :]))
+    assert np.array_equal(got[:, :, :, cols], np.zeros_like(got[:, :, :, cols]))
+
+
 # 1x1 convolutions with one extent around the 64-wide tiles; per op, which GEMM size it is:
 #   pixels (h w):   conv2d M,  conv_transpose2d M,  conv2d_weight K (the reduction)
 #   c:              conv2d K,  conv_transpose2d N,  conv2d_weight N
@@ -257,6 +321,27 @@ def convolutions(draw) -> Conv:
 def test_drawn_geometries_match_the_reference(kernels, conv):
     for op in OPS:
         check_against_reference(kernels, op, conv, seed=6)
+
+
+@st.composite
+def transposed_convolutions(draw) -> Conv:
+    """Convolutions whose input gradient has many phase classes: strides up to 4, padding
+    up to 4, dilation up to 3, images down to 1 pixel (smaller than the stride)."""
+    groups = draw(st.integers(1, 2))
+    kernel = draw(st.tuples(st.integers(1, 5), st.integers(1, 5)))
+    stride = draw(st.tuples(st.integers(1, 4), st.integers(1, 4)))
+    padding = draw(st.tuples(st.integers(0, 4), st.integers(0, 4)))
+    dilation = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    smallest = [max(1, d * (k - 1) + 1 - 2 * p) for k, p, d in zip(kernel, padding, dilation)]
+    h, w = (draw(st.integers(low, low + 7)) for low in smallest)
+    return Conv(draw(st.integers(1, 2)), groups * draw(st.integers(1, 2)), h, w,
+                groups * draw(st.integers(1, 3)), *kernel, stride, padding, dilation, groups)
+
+
+@settings(max_examples=8, deadline=None)
+@given(conv=transposed_convolutions())
+def test_drawn_conv_transpose2d_phase_geometries_match_the_reference(kernels, conv):
+    check_against_reference(kernels, "conv_transpose2d", conv, seed=8)
 
 
 def test_tiles_fit_the_48_kib_of_shared_memory_of_every_cuda_device(kernels):
