@@ -12,7 +12,9 @@ Per group, with K = (C/g) kh kw taps:
     conv2d            Y[(n,i,j), o]   = sum_k  X[(n,i,j), k]   W[k, o]       M=N Ho Wo, N=O/g
     conv_transpose2d  dX[(n,h,w), c]  = sum_k' dY[(n,h,w), k'] W'[k', c]     M=N H W,   N=C/g
                       (k' = (o, p, q); the tap reads dY at i = (h + ph - p dh) / sh, and
-                       only where that division is exact)
+                       only where that division is exact: the pixels split into sh*sw
+                       phase classes, (h + ph) mod sh and (w + pw) mod sw, and each class
+                       reduces over only the taps that reach it)
     conv2d_weight     dW[o, (c,p,q)]  = sum_(n,i,j) dY[o, (n,i,j)] X[(n,i,j), (c,p,q)]
 
 Each program computes one BLOCK_M x BLOCK_N tile of the product, walking the reduction in
@@ -97,6 +99,30 @@ def conv2d_kernel(
 
 
 @triton.jit
+def _phase_pixels(phase, stride, padding, size):
+    """The pixels h < size of one phase, (h + padding) mod stride == phase: h = h0 + u*stride
+    for u < count (count may be 0, when size < stride)."""
+    h0 = (phase + stride - padding % stride) % stride
+    count = (size - h0 + stride - 1) // stride                 # size >= 1: never negative
+    return h0, count
+
+
+@triton.jit
+def _phase_taps(phase, stride, dilation, KSIZE: tl.constexpr, KSIZE_POW2: tl.constexpr):
+    """The taps p < KSIZE that reach the pixels of one phase, p*dilation = phase (mod stride):
+    an arithmetic progression p = p0 + t*step, t < count (count may be 0).
+
+    step = stride / gcd(stride, dilation) is read off the set as its second element minus
+    its first; it is only used when count >= 2."""
+    p = tl.arange(0, KSIZE_POW2)
+    hits = (p < KSIZE) & ((p * dilation + stride - phase) % stride == 0)
+    count = tl.sum(hits.to(tl.int32), axis=0)
+    p0 = tl.min(tl.where(hits, p, KSIZE), axis=0)
+    step = tl.min(tl.where(hits & (p > p0), p, p0 + KSIZE), axis=0) - p0
+    return p0, count, step
+
+
+@triton.jit
 def conv_transpose2d_kernel(
     # pointers
     dy_ptr, w_ptr, dx_ptr,
@@ -109,46 +135,81 @@ def conv_transpose2d_kernel(
     # convolution geometry
     sh, sw, ph, pw, dh, dw,
     # meta-parameters
-    KH: tl.constexpr, KW: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    KH: tl.constexpr, KW: tl.constexpr, KH_POW2: tl.constexpr, KW_POW2: tl.constexpr,
+    ACC: tl.constexpr, PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
-    """One (BLOCK_M input pixels) x (BLOCK_N input channels) tile of dx."""
-    pid_m = tl.program_id(0)
+    """One (BLOCK_M input pixels of one phase class) x (BLOCK_N input channels) tile of dx.
+
+    Phase decomposition. A tap p reaches row h (at i = (h + ph - p dh) / sh) only when
+    p dh = h + ph (mod sh), so the rows of one phase r = (h + ph) mod sh share one tap set
+    P_r = {p0 + t step}, and likewise the columns (phase s, taps Q_s). The pixels of dx
+    split into sh*sw classes (r, s); program_id(0) = m_tile * sh*sw + (r sw + s) and each
+    program reduces over its class's K_rs = (O/g) |P_r| |Q_s| taps only, where every
+    division by the stride is exact by construction: only 0 <= i < Ho, 0 <= j < Wo are
+    masked. A class with no taps (stride > kernel, or gcd(sh, dh) > 1) stores zeros.
+
+    Multiply-adds per dx element: (O/g) kh kw when every tap is walked and the misses are
+    masked, (O/g) |P_r| |Q_s| here. Summed over the classes, sum_r |P_r| = kh (each tap has
+    one phase), so about (O/g) kh kw / (sh sw) on average. Kernel 4, stride 2, padding 1
+    (DCGAN's generator layers, and the input gradient of its critic's convs): |P_r| = 2 for
+    both phases, 16 (O/g) -> 4 (O/g); e.g. the layer 256 -> 128 channels, 4x4 -> 8x8:
+    4096 -> 1024 per element. Stride 1 is one class with every tap: the same work as before.
+    """
+    pid_m = tl.program_id(0) // (sh * sw)
+    r = tl.program_id(0) % (sh * sw) // sw
+    s = tl.program_id(0) % sw
     pid_n = tl.program_id(1)
     g = tl.program_id(2)
-    M = N * H * W
-    K = O_G * KH * KW
 
-    # -- rows: input pixels (n, h, w); columns: input channels of this group -------------
+    # -- the class (r, s): its pixels h = h0 + u sh, w = w0 + v sw (u < Hr, v < Wr) ----------
+    h0, Hr = _phase_pixels(r, sh, ph, H)
+    w0, Wr = _phase_pixels(s, sw, pw, W)
+    M = N * Hr * Wr
+    if pid_m * BLOCK_M >= M:                 # the grid is sized for the largest class
+        return
+    # -- and its taps p = p0 + tp p_step (tp < P), q = q0 + tq q_step (tq < Q) ---------------
+    p0, P, p_step = _phase_taps(r, sh, dh, KH, KH_POW2)
+    q0, Q, q_step = _phase_taps(s, sw, dw, KW, KW_POW2)
+    K = O_G * P * Q
+    # i = (h + ph - p dh) / sh = u + i0 - tp di, with i0 = (h0 + ph - p0 dh) / sh and
+    # di = p_step dh / sh, both exact divisions (di only used when P >= 2); same for j.
+    i0 = (h0 + ph - p0 * dh) // sh
+    di = p_step * dh // sh
+    j0 = (w0 + pw - q0 * dw) // sw
+    dj = q_step * dw // sw
+
+    # -- rows: pixels (n, u, v) of the class; columns: input channels of this group ---------
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    n = offs_m // (H * W)
-    h = (offs_m // W) % H
-    w = offs_m % W
+    n = offs_m // (Hr * Wr)
+    u = (offs_m // Wr) % Hr
+    v = offs_m % Wr
     channels = g * C_G + offs_n
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     for k0 in range(0, K, BLOCK_K):
-        # -- reduction index k = (o, p, q): which output pixel used (h, w) through tap (p, q)
+        # -- reduction index k = (o, tp, tq): the output pixel (i, j) that used (h, w) ------
         offs_k = k0 + tl.arange(0, BLOCK_K)
-        o = offs_k // (KH * KW)
-        p = (offs_k // KW) % KH
-        q = offs_k % KW
-        i_scaled = h[:, None] + ph - p[None, :] * dh               # = i * sh when it hits
-        j_scaled = w[:, None] + pw - q[None, :] * dw
-        i = i_scaled // sh
-        j = j_scaled // sw
-        hits = ((i_scaled >= 0) & (i_scaled % sh == 0) & (i < Ho)
-                & (j_scaled >= 0) & (j_scaled % sw == 0) & (j < Wo))
-        a_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K) & hits
+        o = offs_k // (P * Q)
+        tp = (offs_k // Q) % P
+        tq = offs_k % Q
+        i = u[:, None] + (i0 - tp * di)[None, :]                  # (BLOCK_M, BLOCK_K)
+        j = v[:, None] + (j0 - tq * dj)[None, :]
+        inside = (i >= 0) & (i < Ho) & (j >= 0) & (j < Wo)
+        a_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K) & inside
         a = tl.load(dy_ptr + n[:, None] * stride_yn + (g * O_G + o[None, :]) * stride_yc
                     + i * stride_yh + j * stride_yw, mask=a_mask, other=0.0)
         # -- the weight tile: W'[k, c] = weight[o, c, p, q] ----------------------------
+        p = p0 + tp * p_step
+        q = q0 + tq * q_step
         b_mask = (offs_k[:, None] < K) & (offs_n[None, :] < C_G)
         b = tl.load(w_ptr + (g * O_G + o[:, None]) * stride_wo + offs_n[None, :] * stride_wc
                     + p[:, None] * stride_wh + q[:, None] * stride_ww, mask=b_mask, other=0.0)
         acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
 
+    h = h0 + u * sh
+    w = w0 + v * sw
     x_mask = (offs_m[:, None] < M) & (offs_n[None, :] < C_G)
     tl.store(dx_ptr + n[:, None] * stride_xn + channels[None, :] * stride_xc
              + h[:, None] * stride_xh + w[:, None] * stride_xw,
@@ -293,14 +354,17 @@ def conv_transpose2d(dy: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any
     if dy.size == 0:
         dx[...] = 0
         return dx
-    grid = (triton.cdiv(n * out_hw[0] * out_hw[1], BLOCKS["BLOCK_M"]),
+    sh, sw = geo.stride
+    largest = n * triton.cdiv(out_hw[0], sh) * triton.cdiv(out_hw[1], sw)  # pixels of a class
+    grid = (triton.cdiv(largest, BLOCKS["BLOCK_M"]) * sh * sw,
             triton.cdiv(c_g, BLOCKS["BLOCK_N"]), g)
     conv_transpose2d_kernel[grid](
         KernelArg(dy), KernelArg(w), KernelArg(dx),
         n, c_g, *out_hw, o // g, ho, wo,
         *_strides(dy), *_strides(w), *_strides(dx),
         *_geometry_args(geo),
-        KH=kh, KW=kw, **_meta(dy.dtype), **BLOCKS)
+        KH=kh, KW=kw, KH_POW2=triton.next_power_of_2(kh), KW_POW2=triton.next_power_of_2(kw),
+        **_meta(dy.dtype), **BLOCKS)
     return dx
 
 

@@ -85,7 +85,7 @@ def test_geometries_and_dtypes(xp, geometry, dtype):
 
 
 @st.composite
-def problems(draw):
+def problems(draw, max_padding=2):
     """A valid (x shape, weight shape, geometry), built rather than filtered."""
     groups = draw(st.integers(1, 3))
     c = groups * draw(st.integers(1, 3))
@@ -93,7 +93,7 @@ def problems(draw):
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    ph, pw = draw(st.integers(0, max_padding)), draw(st.integers(0, max_padding))
     h = max(1, dh * (kh - 1) + 1 - 2 * ph) + draw(st.integers(0, 5))
     w = max(1, dw * (kw - 1) + 1 - 2 * pw) + draw(st.integers(0, 5))
     n = draw(st.integers(1, 2))
@@ -106,6 +106,67 @@ def test_drawn_problems_match_the_reference(xp, problem):
     x_shape, w_shape, geometry = problem
     _check_all_three(xp, _random(x_shape, np.float64), _random(w_shape, np.float64, 4),
                      geometry, np.float64)
+
+
+# -- conv_transpose2d by phase class: the pixels h = h0 + u*sh of one residue (h + ph) mod sh
+#    reduce over only the taps p with p*dh = (h + ph) mod sh ---------------------------------
+
+def _check_transpose(xp, x_shape, w_shape, geo):
+    """conv_transpose2d(dy, w) into dx poisoned with NaN (an unwritten pixel fails) against
+    the float64 reference, with dy of the shape conv2d(x, w) has; returns dx on the host."""
+    n, _, h, w = x_shape
+    out_hw = tuple(output_size(size, k, s, p, d) for size, k, s, p, d in zip(
+        (h, w), w_shape[2:], geo.stride, geo.padding, geo.dilation))
+    dy = _random((n, w_shape[0], *out_hw), np.float64, 6)
+    weight = _random(w_shape, np.float64, 7)
+    dx = xp.full(x_shape, np.nan)
+    triton_conv.conv_transpose2d(xp.asarray(dy), xp.asarray(weight), geo, (h, w), xp, out=dx)
+    want = conv_transpose2d_array(dy, weight, geo, (h, w), NUMPY_KERNELS)
+    assert _relative_error(dx, want) < 1e-12
+    return _host(dx)
+
+
+def _geometry(stride, padding, dilation=1, groups=1):
+    return Geometry((stride, stride), (padding, padding), (dilation, dilation), groups)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, geometry", [
+    ((1, 2, 7, 9), (3, 2, 1, 1), _geometry(2, 0)),              # kernel < stride: empty phases
+    ((1, 2, 7, 9), (3, 2, 2, 2), _geometry(2, 0)),              # kernel = stride
+    ((2, 3, 8, 8), (5, 3, 4, 4), _geometry(2, 1)),              # DCGAN: 2 of 4 taps per phase
+    ((1, 2, 7, 9), (3, 2, 5, 3), _geometry(2, 2)),              # kernel > stride, odd H, W
+    ((1, 2, 8, 7), (3, 2, 2, 2), _geometry(3, 0)),              # kernel < stride: empty phases
+    ((1, 2, 8, 7), (3, 2, 3, 3), _geometry(3, 1)),              # kernel = stride
+    ((1, 2, 8, 7), (3, 2, 5, 4), _geometry(3, 2)),              # kernel > stride
+    ((1, 2, 7, 8), (3, 2, 3, 3), _geometry(2, 2, dilation=2)),  # gcd(sh, dh) = 2: empty phases
+    ((1, 2, 9, 8), (3, 2, 4, 4), _geometry(3, 1, dilation=2)),  # taps p0, p0 + 3
+    ((1, 2, 6, 7), (3, 2, 5, 5), _geometry(2, 3)),              # padding > stride
+    ((2, 2, 2, 1), (3, 2, 1, 1), _geometry(3, 0)),              # H, W < stride: empty classes
+    ((1, 6, 7, 5), (6, 2, 4, 3), Geometry((2, 3), (1, 0), (1, 2), 3)),      # groups, mixed
+    ((1, 2, 17, 17), (9, 2, 3, 3), _geometry(2, 1)),            # classes of 64/72/72/81
+], ids=lambda value: str(value).replace(" ", ""))               # pixels, 36/18/18/9 taps
+def test_transpose_by_phase_classes_matches_the_reference(xp, x_shape, w_shape, geometry):
+    _check_transpose(xp, x_shape, w_shape, geometry)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, geometry", [
+    ((1, 2, 8, 7), (3, 2, 2, 2), _geometry(3, 0)),              # phase 2 of 3: no tap p < 2
+    ((1, 2, 7, 8), (3, 2, 3, 3), _geometry(2, 2, dilation=2)),  # odd phase: p*2 is even
+])
+def test_phases_without_taps_are_written_as_zeros(xp, x_shape, w_shape, geometry):
+    dx = _check_transpose(xp, x_shape, w_shape, geometry)
+    kh, kw = w_shape[2:]
+    (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
+    rows = [h for h in range(x_shape[2]) if all((h + ph - p * dh) % sh for p in range(kh))]
+    cols = [w for w in range(x_shape[3]) if all((w + pw - q * dw) % sw for q in range(kw))]
+    assert rows and cols
+    assert not dx[:, :, rows, :].any() and not dx[:, :, :, cols].any()
+
+
+@settings(max_examples=8)
+@given(problems(max_padding=3))
+def test_drawn_transposes_with_padding_up_to_three_match_the_reference(xp, problem):
+    _check_transpose(xp, *problem)
 
 
 def test_non_contiguous_inputs_are_read_through_their_strides(xp):
