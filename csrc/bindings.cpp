@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "cuda/adam.h"
 #include "cuda/attention.h"
 #include "cuda/conv.h"
 #include "cuda/spectral_norm.h"
@@ -138,6 +139,23 @@ void by_dtype(const std::string& fn, const std::string& dtype, Body body) {
 template <typename T>
 T* device(std::uintptr_t address) {
   return reinterpret_cast<T*>(address);
+}
+
+void cuda_adam_step(const std::string& dtype, std::uintptr_t param, std::uintptr_t grad,
+                    std::uintptr_t exp_avg, std::uintptr_t exp_avg_sq,
+                    std::uintptr_t max_exp_avg_sq, int64_t size, double lr, double beta1,
+                    double beta2, double eps, double weight_decay, double bias_correction1,
+                    double bias_correction2, bool decoupled_weight_decay, bool maximize,
+                    std::uintptr_t stream) {
+  const minigan::cuda::AdamStep step{lr, beta1, beta2, eps, weight_decay, bias_correction1,
+                                     bias_correction2, decoupled_weight_decay, maximize};
+  by_dtype("cuda_adam_step", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::adam_step(device<T>(param), device<const T>(grad), device<T>(exp_avg),
+                             device<T>(exp_avg_sq), device<T>(max_exp_avg_sq), size, step,
+                             stream);
+  });
 }
 
 void cuda_power_iteration(const std::string& dtype, std::uintptr_t weight, std::uintptr_t u,
@@ -274,6 +292,15 @@ PYBIND11_MODULE(_C, m) {
         py::arg("dtype"), py::arg("weight"), py::arg("u"), py::arg("u_out"), py::arg("v"),
         py::arg("sigma"), py::arg("workspace"), py::arg("counter"), py::arg("m"),
         py::arg("n"), py::arg("n_iterations"), py::arg("eps"), py::arg("stream"));
+  m.def("cuda_adam_step", &cuda_adam_step,
+        "One Adam step in one launch (csrc/cuda/adam.cuh), in place on device pointers of "
+        "`size` elements: param, exp_avg, exp_avg_sq and max_exp_avg_sq (0: no amsgrad) are "
+        "updated, grad is read.",
+        py::arg("dtype"), py::arg("param"), py::arg("grad"), py::arg("exp_avg"),
+        py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"), py::arg("size"), py::arg("lr"),
+        py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
+        py::arg("bias_correction1"), py::arg("bias_correction2"),
+        py::arg("decoupled_weight_decay"), py::arg("maximize"), py::arg("stream"));
   m.def("cuda_conv2d", &cuda_conv2d,
         "conv2d as an implicit GEMM (csrc/cuda/conv.cuh) on device pointers: x (n, c, h, w), "
         "weight (o, c/groups, kh, kw) -> y (n, o, ho, wo).",

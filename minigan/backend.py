@@ -153,7 +153,9 @@ class Implementation:
 
 # Default choice per device type when nothing is forced: the first available wins. The
 # order follows the measurements of BENCHMARKS.md: Triton's kernels were timed on an H100;
-# the CUDA C++ kernels (csrc/cuda) are not yet timed on a GPU, so they come second.
+# the CUDA C++ kernels (csrc/cuda) are not yet timed on a GPU, so they come second. Adam's
+# step has no Triton kernel: on a GPU it takes csrc/cuda/adam.cuh when minigan._C has it
+# (one launch per parameter instead of about 14 CuPy kernels; not yet timed either).
 PREFERENCE: dict[str, list[str]] = {
     "cpu": ["cpp", "numpy"],
     "cuda": ["triton", "cuda", "numpy"],

@@ -133,6 +133,20 @@ def check_attention(op: str, q: Any, k: Any, v: Any, out: Any = None, lse: Any =
     return dtype
 
 
+def check_adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
+                    max_exp_avg_sq: Any) -> str:
+    """Adam's arrays (``max_exp_avg_sq`` may be None): one dtype, one device, one shape;
+    returns the dtype."""
+    arrays = {"param": param, "grad": grad, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
+    if max_exp_avg_sq is not None:
+        arrays["max_exp_avg_sq"] = max_exp_avg_sq
+    dtype = check_arrays("adam_step", arrays)
+    if len({tuple(a.shape) for a in arrays.values()}) != 1:
+        raise ValueError(f"adam_step (cuda): all arrays must have the parameter's shape, got "
+                         f"{_shapes(arrays)}")
+    return dtype
+
+
 # --------------------------------------------------------------------------------------
 # Launchers (CuPy arrays)
 # --------------------------------------------------------------------------------------
@@ -249,6 +263,32 @@ def attention_backward(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_out: Any
     return dq, dk, dv
 
 
+def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any,
+              lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+              bias_correction1: float, bias_correction2: float, decoupled_weight_decay: bool,
+              maximize: bool) -> None:
+    """csrc/cuda/adam.cuh: one Adam step in one launch, in place (the arguments of
+    ``minigan.optim.adam.adam_step_array``). An array that is not C-contiguous is updated
+    through a contiguous copy, written back afterwards."""
+    dtype = check_adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)
+    cp = cupy_module()
+    with cp.cuda.Device(param.device.id):
+        grad = cp.ascontiguousarray(grad)
+        updated = [a for a in (param, exp_avg, exp_avg_sq, max_exp_avg_sq) if a is not None]
+        contiguous = [cp.ascontiguousarray(a) for a in updated]
+        pointers = [_pointer(a) for a in contiguous]
+        if max_exp_avg_sq is None:
+            pointers.append(0)
+        extension.C.cuda_adam_step(
+            dtype, pointers[0], _pointer(grad), *pointers[1:], int(param.size), float(lr),
+            float(beta1), float(beta2), float(eps), float(weight_decay),
+            float(bias_correction1), float(bias_correction2), bool(decoupled_weight_decay),
+            bool(maximize), _stream(cp))
+        for original, copy in zip(updated, contiguous):
+            if copy is not original:
+                original[...] = copy
+
+
 register("conv2d", "cuda", ("cuda",), why_unavailable)(conv2d)
 register("conv_transpose2d", "cuda", ("cuda",), why_unavailable)(conv_transpose2d)
 register("conv2d_weight", "cuda", ("cuda",), why_unavailable)(conv2d_weight)
@@ -256,3 +296,4 @@ register("attention", "cuda", ("cuda",), why_unavailable)(attention)
 register("attention_backward", "cuda", ("cuda",), why_unavailable)(attention_backward)
 register("spectral_norm_power_iteration", "cuda", ("cuda",), why_unavailable)(
     power_iteration)
+register("adam_step", "cuda", ("cuda",), why_unavailable)(adam_step)

@@ -9,7 +9,7 @@ import minigan as mg
 from minigan import backend, cuda_kernels, extension
 
 HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
-           "attention", "attention_backward"]
+           "attention", "attention_backward", "adam_step"]
 
 
 @pytest.mark.parametrize("op", HOT_OPS)
@@ -121,3 +121,16 @@ def test_conv_weight_gradient_checks_batch_and_groups():
         cuda_kernels.check_conv_weight(x, dy[:1], geo)
     with pytest.raises(ValueError, match=r"dy \(2, 5, 3, 3\) do not fit groups = 2"):
         cuda_kernels.check_conv_weight(x, dy[:, :5], geo)
+
+
+def test_adam_step_checks_one_shape_one_dtype_and_the_optional_maximum():
+    arrays = [np.zeros((3, 2), np.float32) for _ in range(4)]
+    assert cuda_kernels.check_adam_step(*arrays, None) == "float32"
+    assert cuda_kernels.check_adam_step(*arrays, np.zeros((3, 2), np.float32)) == "float32"
+    with pytest.raises(ValueError, match=r"adam_step \(cuda\): all arrays must have the "
+                                         r"parameter's shape, got param \(3, 2\), grad "
+                                         r"\(3, 2\), exp_avg \(3, 2\), exp_avg_sq \(3, 2\), "
+                                         r"max_exp_avg_sq \(6,\)"):
+        cuda_kernels.check_adam_step(*arrays, np.zeros(6, np.float32))
+    with pytest.raises(TypeError, match=r"adam_step \(cuda\): .*grad float64"):
+        cuda_kernels.check_adam_step(arrays[0], np.zeros((3, 2)), *arrays[2:], None)

@@ -19,6 +19,16 @@ int guarded(char* error, size_t size, Body body) {
   }
 }
 
+// body(T{}) with T = double when is_double, else float: one call site for both types.
+template <typename Body>
+void with_type(int is_double, Body body) {
+  if (is_double) {
+    body(double{});
+  } else {
+    body(float{});
+  }
+}
+
 // Lower (or restore) the emulated shared memory per block, so tests reach the smaller
 // tiles that a device with less shared memory gets.
 extern "C" void emulated_set_shared_limit(size_t bytes) {

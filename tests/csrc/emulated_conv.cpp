@@ -12,16 +12,6 @@ minigan::cuda::ConvSizes conv_sizes(const int64_t* v) {
           v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
 }
 
-// body(T{}) with T = double or float.
-template <typename Body>
-void with_type(int is_double, Body body) {
-  if (is_double) {
-    body(double{});
-  } else {
-    body(float{});
-  }
-}
-
 }  // namespace
 
 extern "C" int emulated_conv2d(int is_double, const void* x, const void* weight, void* y,

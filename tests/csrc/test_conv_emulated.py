@@ -303,17 +303,19 @@ def test_conv2d_weight_is_the_adjoint_of_conv2d_in_the_weight(kernels, conv):
 
 
 @st.composite
-def convolutions(draw) -> Conv:
-    """Small convolutions with every geometric knob drawn, and an output of >= 1 pixel."""
-    groups = draw(st.integers(1, 3))
+def convolutions(draw, stride=3, padding=2, dilation=2, groups=3, out_channels=3,
+                 extra=6) -> Conv:
+    """Small convolutions with every geometric knob drawn up to the given maxima, and an
+    output of >= 1 pixel."""
+    g = draw(st.integers(1, groups))
     kernel = draw(st.tuples(st.integers(1, 5), st.integers(1, 5)))
-    stride = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
-    padding = draw(st.tuples(st.integers(0, 2), st.integers(0, 2)))
-    dilation = draw(st.tuples(st.integers(1, 2), st.integers(1, 2)))
-    smallest = [max(1, d * (k - 1) + 1 - 2 * p) for k, p, d in zip(kernel, padding, dilation)]
-    h, w = (draw(st.integers(low, low + 6)) for low in smallest)
-    return Conv(draw(st.integers(1, 2)), groups * draw(st.integers(1, 3)), h, w,
-                groups * draw(st.integers(1, 3)), *kernel, stride, padding, dilation, groups)
+    strides = draw(st.tuples(st.integers(1, stride), st.integers(1, stride)))
+    paddings = draw(st.tuples(st.integers(0, padding), st.integers(0, padding)))
+    dilations = draw(st.tuples(st.integers(1, dilation), st.integers(1, dilation)))
+    smallest = [max(1, d * (k - 1) + 1 - 2 * p) for k, p, d in zip(kernel, paddings, dilations)]
+    h, w = (draw(st.integers(low, low + extra)) for low in smallest)
+    return Conv(draw(st.integers(1, 2)), g * draw(st.integers(1, out_channels)), h, w,
+                g * draw(st.integers(1, 3)), *kernel, strides, paddings, dilations, g)
 
 
 @settings(max_examples=6, deadline=None)
@@ -323,23 +325,10 @@ def test_drawn_geometries_match_the_reference(kernels, conv):
         check_against_reference(kernels, op, conv, seed=6)
 
 
-@st.composite
-def transposed_convolutions(draw) -> Conv:
-    """Convolutions whose input gradient has many phase classes: strides up to 4, padding
-    up to 4, dilation up to 3, images down to 1 pixel (smaller than the stride)."""
-    groups = draw(st.integers(1, 2))
-    kernel = draw(st.tuples(st.integers(1, 5), st.integers(1, 5)))
-    stride = draw(st.tuples(st.integers(1, 4), st.integers(1, 4)))
-    padding = draw(st.tuples(st.integers(0, 4), st.integers(0, 4)))
-    dilation = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
-    smallest = [max(1, d * (k - 1) + 1 - 2 * p) for k, p, d in zip(kernel, padding, dilation)]
-    h, w = (draw(st.integers(low, low + 7)) for low in smallest)
-    return Conv(draw(st.integers(1, 2)), groups * draw(st.integers(1, 2)), h, w,
-                groups * draw(st.integers(1, 3)), *kernel, stride, padding, dilation, groups)
-
-
+# Input gradients with many phase classes: strides up to 4, padding up to 4, dilation up to
+# 3, images down to 1 pixel (smaller than the stride).
 @settings(max_examples=8, deadline=None)
-@given(conv=transposed_convolutions())
+@given(conv=convolutions(stride=4, padding=4, dilation=3, groups=2, out_channels=2, extra=7))
 def test_drawn_conv_transpose2d_phase_geometries_match_the_reference(kernels, conv):
     check_against_reference(kernels, "conv_transpose2d", conv, seed=8)
 

@@ -23,6 +23,7 @@ from minigan.ops.attention import attention_backward_numpy, attention_numpy, \
 from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weight_array, \
     conv_transpose2d_array, output_size
 from minigan.ops.spectral import power_iteration_numpy
+from minigan.optim.adam import adam_step_array
 from minigan.testing import gradcheck, gradgradcheck
 
 pytestmark = [pytest.mark.gpu,
@@ -30,7 +31,7 @@ pytestmark = [pytest.mark.gpu,
                                  reason=str(cuda_kernels.why_unavailable()))]
 
 HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
-           "attention", "attention_backward"]
+           "attention", "attention_backward", "adam_step"]
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 
 
@@ -141,6 +142,45 @@ def _forced(ops=HOT_OPS):
     return stack
 
 
+ADAM = {  # name: keyword arguments of adam_step_array besides the arrays and corrections
+    "adam": dict(weight_decay=0.0, decoupled_weight_decay=False, maximize=False),
+    "l2": dict(weight_decay=0.1, decoupled_weight_decay=False, maximize=False),
+    "adamw": dict(weight_decay=0.1, decoupled_weight_decay=True, maximize=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADAM))
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_step_follows_the_numpy_steps_for_three_steps(name, amsgrad, dtype):
+    """Three steps of the one-launch kernel and of the NumPy code, from the same start and
+    with the same gradients: a (512, 4608) SAGAN weight, an odd-sized bias, and a
+    Fortran-ordered (not C-contiguous) parameter that the launcher updates through a
+    contiguous copy."""
+    import cupy
+    rng = np.random.default_rng(4)
+    for shape, fortran in [((512, 4608), False), ((1001,), False), ((64, 48), True)]:
+        start = rng.standard_normal(shape)
+
+        def state():
+            param = cupy.asarray(start, dtype)
+            param = cupy.asfortranarray(param) if fortran else param
+            return [param, cupy.zeros(shape, dtype), cupy.zeros(shape, dtype),
+                    cupy.zeros(shape, dtype) if amsgrad else None]
+        kernel, numpy_code = state(), state()
+        assert kernel[0].flags.c_contiguous != fortran
+        for t in (1, 2, 3):
+            grad = cupy.asarray(rng.standard_normal(shape), dtype)
+            for step, (param, m, v, vmax) in ((cuda_kernels.adam_step, kernel),
+                                              (adam_step_array, numpy_code)):
+                step(param, grad, m, v, vmax, 1e-3, 0.9, 0.999, 1e-8,
+                     bias_correction1=1 - 0.9 ** t, bias_correction2=1 - 0.999 ** t,
+                     **ADAM[name])
+        for got, want in zip(kernel, numpy_code):
+            if want is not None:
+                assert _relative(got, want.get()) < TOLERANCE[dtype]
+
+
 def test_conv_gradcheck_and_gradgradcheck_in_float64_on_the_device():
     rng = np.random.default_rng(1)
     x = mg.tensor(rng.standard_normal((2, 4, 7, 6)), device="cuda", requires_grad=True)
@@ -178,6 +218,8 @@ MEMCHECK_SCRIPT = textwrap.dedent("""
     ck.power_iteration(a(37, 70), a(37), 2, 1e-12)
     q, k, v, g = a(2, 1, 33, 5), a(2, 1, 17, 5), a(2, 1, 17, 9), a(2, 1, 33, 9)
     out, lse = ck.attention(q, k, v, 0.4); ck.attention_backward(q, k, v, out, lse, g, 0.4)
+    p, g, m, s = a(1001), a(1001), a(1001), a(1001) ** 2
+    ck.adam_step(p, g, m, s, s.copy(), 1e-3, 0.9, 0.999, 1e-8, 0.1, 0.1, 0.001, True, False)
     cupy.cuda.Device().synchronize()
 """)
 
