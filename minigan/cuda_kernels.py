@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigan import extension
-from minigan.backend import cupy_module, device_of, register
+from minigan.backend import cupy_module, device_of, implementations, register
 
 _DTYPES = ("float32", "float64")
 
@@ -269,7 +269,13 @@ def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_
               maximize: bool) -> None:
     """csrc/cuda/adam.cuh: one Adam step in one launch, in place (the arguments of
     ``minigan.optim.adam.adam_step_array``). An array that is not C-contiguous is updated
-    through a contiguous copy, written back afterwards."""
+    through a contiguous copy, written back afterwards. This is the default for Adam on a
+    GPU, so a float16 parameter, which the kernel does not take, runs the NumPy code on its
+    CuPy arrays instead of failing."""
+    if str(param.dtype) not in _DTYPES:
+        return implementations("adam_step")["numpy"].fn(
+            param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
+            weight_decay, bias_correction1, bias_correction2, decoupled_weight_decay, maximize)
     dtype = check_adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)
     cp = cupy_module()
     with cp.cuda.Device(param.device.id):

@@ -7,6 +7,7 @@ import pytest
 
 import minigan as mg
 from minigan import backend, cuda_kernels, extension
+from minigan.optim.adam import adam_step_array
 
 HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
            "attention", "attention_backward", "adam_step"]
@@ -134,3 +135,18 @@ def test_adam_step_checks_one_shape_one_dtype_and_the_optional_maximum():
         cuda_kernels.check_adam_step(*arrays, np.zeros(6, np.float32))
     with pytest.raises(TypeError, match=r"adam_step \(cuda\): .*grad float64"):
         cuda_kernels.check_adam_step(arrays[0], np.zeros((3, 2)), *arrays[2:], None)
+
+
+def test_adam_step_hands_float16_to_the_numpy_code_instead_of_the_kernel():
+    """The kernel takes float32 and float64; as Adam's default on a GPU it must not refuse
+    a float16 parameter (NumPy arrays here: no launch happens on this path)."""
+    rng = np.random.default_rng(0)
+    start, grad = rng.standard_normal(5).astype(np.float16), rng.standard_normal(5)
+    arrays = [start.copy(), grad.astype(np.float16)] + [np.zeros(5, np.float16) for _ in range(2)]
+    expected = [a.copy() for a in arrays]
+    step = (1e-2, 0.9, 0.999, 1e-8, 0.0, 0.1, 0.001, False, False)
+    cuda_kernels.adam_step(*arrays, None, *step)
+    adam_step_array(*expected, None, *step)
+    for got, want in zip(arrays, expected):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(arrays[0], start)

@@ -21,7 +21,7 @@ def adam_step_array(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
     ``bias_correction2`` are 1 - β1^t and 1 - β2^t.
 
     The ``numpy`` implementation of the registered op ``"adam_step"`` (NumPy or CuPy
-    arrays: about 14 elementwise passes); csrc/cuda/adam.cuh does the same in one.
+    arrays: about 14 elementwise kernels); csrc/cuda/adam.cuh does the same in one.
     """
     g = -grad if maximize else grad
     if weight_decay != 0 and decoupled_weight_decay:
