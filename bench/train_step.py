@@ -1,6 +1,6 @@
 """GAN training steps on the CPU, minigan vs PyTorch in the same process.
 
-Two cases on 32x32x3 images, batch 64, nz 100, 64 base channels, Adam:
+Two cases on 32x32x3 images, batch 64, nz 100, 64 base channels (by default), Adam:
 
 * DCGAN step: one discriminator update (BCE on D(x) and D(G(z)), batch norm in both
   networks), then one generator update (non-saturating BCE; D frozen).
@@ -15,10 +15,15 @@ double backward through D: about 2.5 GFLOP. PyTorch gets the same weights and in
 Steps are timed in blocks that alternate between the frameworks (see
 bench/autograd_overhead.py for why); the table prints median times and the ratio.
 
-    python bench/train_step.py [--repeats 5] [--rounds 3] [--device cuda]
+    python bench/train_step.py [--repeats 5] [--rounds 3] [--device cuda] [--autotune]
+                               [--batch 64] [--width 64]
 
 With ``--device cuda`` both frameworks run on the GPU (minigan on CuPy with its default
-kernels, PyTorch eager with cuDNN); every timed step ends with a synchronisation.
+kernels, PyTorch eager with cuDNN); every timed step ends with a synchronisation. With
+``--autotune`` minigan times its implementations of each hot op on the first call with
+each shape (in the untimed warm-up) and keeps the fastest; the measurements are printed.
+A tiny ``--batch 2 --width 4`` leaves almost no arithmetic: what is timed is the work per
+op on the host (dispatch, autograd, launches), the regime of a GPU step at small sizes.
 """
 from __future__ import annotations
 
@@ -52,21 +57,21 @@ def minigan_case(recipe: zoo.Recipe, real: np.ndarray, device: str):
 
 def torch_models(torch, gan: zoo.GAN, batch_norm: bool):
     """PyTorch copies of minigan's DCGAN pair (same layers, same weights)."""
-    nn = torch.nn
+    nn, w = torch.nn, WIDTH
 
     def norm(c: int):
         return nn.BatchNorm2d(c) if batch_norm else nn.Identity()
     g = nn.Sequential(
         nn.Unflatten(1, (NZ, 1, 1)),
-        nn.ConvTranspose2d(NZ, 256, 4, 1, 0, bias=False), nn.BatchNorm2d(256), nn.ReLU(),
-        nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(),
-        nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.ConvTranspose2d(64, 3, 4, 2, 1), nn.Tanh())
+        nn.ConvTranspose2d(NZ, 4 * w, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(),
+        nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(),
+        nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
+        nn.ConvTranspose2d(w, 3, 4, 2, 1), nn.Tanh())
     d = nn.Sequential(
-        nn.Conv2d(3, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(64, 128, 4, 2, 1, bias=not batch_norm), norm(128), nn.LeakyReLU(0.2),
-        nn.Conv2d(128, 256, 4, 2, 1, bias=not batch_norm), norm(256), nn.LeakyReLU(0.2),
-        nn.Conv2d(256, 1, 4, 1, 0), nn.Flatten())
+        nn.Conv2d(3, w, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(w, 2 * w, 4, 2, 1, bias=not batch_norm), norm(2 * w), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * w, 4 * w, 4, 2, 1, bias=not batch_norm), norm(4 * w), nn.LeakyReLU(0.2),
+        nn.Conv2d(4 * w, 1, 4, 1, 0), nn.Flatten())
     for torch_net, mg_net in ((g, gan.generator), (d, gan.critic)):
         state = {k.removeprefix("net."): torch.tensor(v.cpu().numpy())
                  for k, v in mg_net.state_dict().items()}
@@ -120,11 +125,19 @@ def torch_case(torch, gan: zoo.GAN, recipe: zoo.Recipe, real: np.ndarray, device
 
 
 def main() -> None:
+    global BATCH, WIDTH
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per block")
     parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=BATCH, help="examples per batch")
+    parser.add_argument("--width", type=int, default=WIDTH, help="base channels of the nets")
+    parser.add_argument("--autotune", action="store_true",
+                        help="minigan picks each hot op's implementation by timing them "
+                             "on the first call with each shape (minigan.backend)")
     args = parser.parse_args()
+    BATCH, WIDTH = args.batch, args.width
+    mg.backend.set_autotune(args.autotune)
     real = np.random.default_rng(0).uniform(-1, 1, (BATCH, 3, SIZE, SIZE)).astype(np.float32)
     try:
         import torch
@@ -156,6 +169,8 @@ def main() -> None:
             ratio = f"{median / base:.2f}" if base else "-"
             print(f"{case:<22}{name:<10}{1e3 * median:>11.2f}{1e3 * min(samples):>9.2f}"
                   f"{ratio:>8}")
+    for tuning in mg.backend.tuning_results():
+        print(tuning)
 
 
 if __name__ == "__main__":

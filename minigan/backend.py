@@ -10,13 +10,18 @@ attention) have several implementations behind one name: the NumPy reference, C+
 CPU, Triton and CUDA on the GPU. ``register`` adds one, ``implementation`` returns the
 one an op will use on a device (the forced one, else the first available in the device's
 preference order), and ``use_implementation`` forces a choice for a block of code.
+``run`` computes an op through that choice, or, with autotuning on, through the
+implementation measured fastest on inputs of the same shapes (``set_autotune``).
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
 import importlib.util
+import math
+import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -25,7 +30,8 @@ import numpy as np
 __all__ = [
     "Device", "device", "xp", "device_of", "cupy_module", "cuda_is_available",
     "register", "implementation", "implementations", "use_implementation",
-    "set_implementation", "registered_ops",
+    "set_implementation", "registered_ops", "run", "set_autotune", "autotune_enabled",
+    "autotuning", "tuning_results", "clear_tuning", "Tuning",
 ]
 
 
@@ -156,6 +162,8 @@ class Implementation:
 # the CUDA C++ kernels (csrc/cuda) are not yet timed on a GPU, so they come second. Adam's
 # step has no Triton kernel: on a GPU it takes csrc/cuda/adam.cuh when minigan._C has it
 # (one launch per parameter instead of about 14 CuPy kernels; not yet timed either).
+# With autotuning on (below), the order only breaks ties: each shape gets its measured
+# fastest.
 PREFERENCE: dict[str, list[str]] = {
     "cpu": ["cpp", "numpy"],
     "cuda": ["triton", "cuda", "numpy"],
@@ -217,12 +225,21 @@ def implementation(op: str, device_type: str) -> Implementation:
         if reason is not None:
             raise RuntimeError(f"{op}: implementation {forced!r} is unavailable: {reason}")
         return impl
-    for name in PREFERENCE.get(device_type, []) + sorted(impls):
+    impl = next(_available(op, device_type), None)
+    if impl is None:
+        raise RuntimeError(f"{op}: no implementation runs on {device_type}; registered: "
+                           f"{sorted(impls)}")
+    return impl
+
+
+def _available(op: str, device_type: str) -> Iterator[Implementation]:
+    """The implementations of ``op`` that can run on ``device_type``, in preference order
+    (the device's PREFERENCE, then the others by name), each checked when reached."""
+    impls = _registered(op)
+    for name in dict.fromkeys(PREFERENCE.get(device_type, []) + sorted(impls)):
         impl = impls.get(name)
         if impl is not None and impl.available(device_type):
-            return impl
-    raise RuntimeError(f"{op}: no implementation runs on {device_type}; registered: "
-                       f"{sorted(impls)}")
+            yield impl
 
 
 def set_implementation(op: str, name: str | None) -> None:
@@ -247,3 +264,155 @@ def use_implementation(op: str, name: str) -> Iterator[None]:
         yield
     finally:
         set_implementation(op, previous)
+
+
+# --------------------------------------------------------------------------------------
+# Autotuning: the implementation measured fastest on inputs of the same shapes
+# --------------------------------------------------------------------------------------
+#
+# The preference order above is one order per device, set from benchmarks on one machine
+# and a few shapes. Which implementation is fastest depends on the shapes (on a GPU, a
+# small layer is bound by launch cost, a large one by the kernel) and on the machine.
+# With autotuning on, the first call of an op on inputs of a new signature (shapes,
+# dtypes, strides, device, and the values of the other arguments) times every available
+# implementation on those very inputs and keeps the fastest for later calls with the same
+# signature, as cuDNN's benchmark mode does for its convolution algorithms. Off by
+# default: which implementation wins can change from run to run when two are close, and
+# implementations differ in rounding, so a run with autotuning is not reproducible bit
+# for bit.
+
+TUNING_REPEATS = 3      # timed calls per candidate, after one warm-up call; the best counts
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What autotuning measured for ``op`` on one signature of inputs: each candidate's
+    best time in seconds, the candidates that refused the inputs and why, and the choice."""
+
+    op: str
+    device: str
+    inputs: str                      # the arrays' shapes and dtypes, for reading
+    chosen: str
+    seconds: dict[str, float]
+    refused: dict[str, str]
+
+    def __str__(self) -> str:
+        times = ", ".join(f"{name} {1e3 * t:.3f} ms" for name, t in self.seconds.items())
+        refused = "".join(f"; {name} refused: {why}" for name, why in self.refused.items())
+        return f"{self.op} on {self.device} [{self.inputs}]: {times} -> {self.chosen}{refused}"
+
+
+class _Autotune:
+    enabled = False
+    results: dict[tuple, Tuning] = {}
+
+
+def _from_environment() -> bool:
+    value = os.environ.get("MINIGAN_AUTOTUNE", "0")
+    if value not in ("0", "1", ""):
+        raise ValueError(f"MINIGAN_AUTOTUNE must be 0 or 1, got {value!r}")
+    return value == "1"
+
+
+_Autotune.enabled = _from_environment()
+
+
+def set_autotune(enabled: bool) -> None:
+    """Turn autotuning on or off for the whole process (``MINIGAN_AUTOTUNE=1`` turns it on
+    at import). Measurements already made are kept; ``clear_tuning`` forgets them."""
+    _Autotune.enabled = bool(enabled)
+
+
+def autotune_enabled() -> bool:
+    return _Autotune.enabled
+
+
+@contextlib.contextmanager
+def autotuning(enabled: bool = True) -> Iterator[None]:
+    """Within the block, autotuning is ``enabled`` (on by default)."""
+    previous = _Autotune.enabled
+    set_autotune(enabled)
+    try:
+        yield
+    finally:
+        set_autotune(previous)
+
+
+def tuning_results() -> list[Tuning]:
+    """Every measurement autotuning made in this process, oldest first."""
+    return list(_Autotune.results.values())
+
+
+def clear_tuning() -> None:
+    """Forget the measurements: the next call of each signature is timed again."""
+    _Autotune.results.clear()
+
+
+def _is_array(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "strides")
+
+
+def _signature(args: tuple) -> tuple:
+    """What decides an implementation's speed: each array's shape, dtype, strides and
+    device; every other argument (sizes, a Geometry, a scale) by value."""
+    return tuple((tuple(a.shape), str(a.dtype), tuple(a.strides), str(device_of(a)))
+                 if _is_array(a) else a for a in args)
+
+
+def _synchronize(device_type: str) -> None:
+    """Wait for the device's queued work, so that a timing covers the kernels themselves."""
+    if device_type == "cuda":
+        cupy_module().cuda.get_current_stream().synchronize()
+
+
+def _tune(op: str, device_type: str, args: tuple) -> Tuning:
+    """Time each available implementation of ``op`` on ``args``: one warm-up call (it may
+    compile a kernel), then the best of TUNING_REPEATS synchronized calls. A candidate that
+    raises TypeError or ValueError refuses these inputs (the CUDA kernels take no float16,
+    say) and is skipped; when every candidate refuses, the first one's error is raised, as
+    it would be without autotuning. Any other error is a failure and propagates."""
+    seconds: dict[str, float] = {}
+    refused: dict[str, str] = {}
+    first_refusal: Exception | None = None
+    for impl in _available(op, device_type):
+        try:
+            impl.fn(*args)
+        except (TypeError, ValueError) as err:
+            refused[impl.name] = str(err)
+            first_refusal = first_refusal or err
+            continue
+        _synchronize(device_type)
+        best = math.inf
+        for _ in range(TUNING_REPEATS):
+            start = time.perf_counter()
+            impl.fn(*args)
+            _synchronize(device_type)
+            best = min(best, time.perf_counter() - start)
+        seconds[impl.name] = best
+    if not seconds:
+        if first_refusal is None:
+            raise RuntimeError(f"{op}: no implementation runs on {device_type}; "
+                               f"registered: {sorted(_registered(op))}")
+        raise first_refusal
+    inputs = ", ".join(f"{tuple(a.shape)} {a.dtype}" for a in args if _is_array(a))
+    chosen = min(seconds, key=seconds.__getitem__)      # a tie goes to the preferred one
+    return Tuning(op, str(device_of(args[0])), inputs, chosen, seconds, refused)
+
+
+def run(op: str, *args: Any) -> Any:
+    """``op`` computed on raw arrays (the first one decides the device) by the forced
+    implementation; else, with autotuning on, by the one measured fastest on inputs of
+    the same signature; else by the first available in the device's preference order.
+
+    For ops that return new arrays and leave their inputs unchanged (autotuning calls an
+    implementation several times on the same inputs); an op that updates its arguments in
+    place, such as ``adam_step``, calls ``implementation(op, device).fn`` itself.
+    """
+    device_type = device_of(args[0]).type
+    if not _Autotune.enabled or op in _forced_map():
+        return implementation(op, device_type).fn(*args)
+    key = (op, _signature(args))
+    tuning = _Autotune.results.get(key)
+    if tuning is None:
+        tuning = _Autotune.results[key] = _tune(op, device_type, args)
+    return _registered(op)[tuning.chosen].fn(*args)

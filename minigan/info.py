@@ -41,6 +41,12 @@ def info_text() -> str:
         lines.append(f"C++ kernels: minigan._C built, OpenMP {'on' if extension.OPENMP else 'off'}")
         lines.append(f"CUDA kernels: {extension.CUDA_STATUS}")
     lines.append(extension.THREADS)
+    if backend.autotune_enabled():
+        results = backend.tuning_results()
+        lines.append(f"autotuning: on, {len(results)} signatures measured")
+        lines.extend(f"    {tuning}" for tuning in results)
+    else:
+        lines.append("autotuning: off (MINIGAN_AUTOTUNE=1 or backend.set_autotune(True))")
     ops = backend.registered_ops()
     if not ops:
         lines.append("hot ops: none registered")

@@ -1,6 +1,9 @@
 """Tests for minigan/backend.py: devices, array modules, the implementation registry."""
+import collections
+import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -72,3 +75,129 @@ def test_info_lists_versions_and_registered_ops(toy_op, capsys):
     assert f"numpy {np.__version__}" in text
     assert "toy_op: cpu -> numpy" in text
     assert "unavailable: not built in this test" in text
+
+
+@pytest.fixture
+def timed_op():
+    """An op whose preferred implementation is slow, with a fast one and one that refuses
+    float16; counts the calls of each."""
+    calls = collections.Counter()
+
+    def implementation(name: str, seconds: float, refuses_float16: bool = False):
+        def fn(x, offset=1):
+            calls[name] += 1
+            if refuses_float16 and x.dtype == np.float16:
+                raise TypeError(f"{name}: no float16")
+            time.sleep(seconds)
+            return x + offset
+        return fn
+    backend.register("timed_op", "numpy", ("cpu",))(implementation("numpy", 0.004))
+    backend.register("timed_op", "fast", ("cpu",))(implementation("fast", 0.0))
+    backend.register("timed_op", "picky", ("cpu",))(implementation("picky", 0.002, True))
+    backend.clear_tuning()
+    yield calls
+    backend._REGISTRY.pop("timed_op")
+    backend.clear_tuning()
+
+
+def test_without_autotuning_run_takes_the_preferred_implementation(timed_op):
+    with backend.autotuning(False):
+        assert backend.run("timed_op", np.zeros(3)).tolist() == [1, 1, 1]
+    assert timed_op == {"numpy": 1}
+    assert backend.tuning_results() == []
+
+
+def test_autotuning_times_each_implementation_once_and_keeps_the_fastest(timed_op):
+    x = np.zeros((2, 3))
+    with backend.autotuning():
+        np.testing.assert_array_equal(backend.run("timed_op", x), x + 1)
+        (tuning,) = backend.tuning_results()
+        assert tuning.op == "timed_op" and tuning.device == "cpu"
+        assert tuning.chosen == "fast" and tuning.refused == {}
+        assert list(tuning.seconds) == ["numpy", "fast", "picky"]    # preference order
+        assert tuning.seconds["numpy"] >= 0.004 > tuning.seconds["fast"]
+        warm_up_and_repeats = 1 + backend.TUNING_REPEATS
+        assert timed_op == {"numpy": warm_up_and_repeats, "picky": warm_up_and_repeats,
+                            "fast": warm_up_and_repeats + 1}
+        backend.run("timed_op", x + 5)                        # same signature: no timing
+    assert timed_op["fast"] == warm_up_and_repeats + 2
+    assert timed_op["numpy"] == warm_up_and_repeats
+    assert len(backend.tuning_results()) == 1
+    assert "(2, 3) float64" in str(tuning) and str(tuning).endswith("-> fast")
+
+
+def test_autotuning_measures_each_new_signature(timed_op):
+    x = np.zeros((2, 3))
+    with backend.autotuning():
+        for args in [(x,), (x[:, :2],), (x.T,), (x.astype(np.float32),), (x, 2), (x,)]:
+            backend.run("timed_op", *args)
+    # a new shape, strides, dtype or argument value each is a new signature; the last
+    # call repeats the first
+    assert len(backend.tuning_results()) == 5
+
+
+def test_autotuning_skips_an_implementation_that_refuses_the_inputs(timed_op):
+    with backend.autotuning():
+        out = backend.run("timed_op", np.zeros(4, np.float16))
+    assert out.dtype == np.float16
+    (tuning,) = backend.tuning_results()
+    assert tuning.refused == {"picky": "picky: no float16"}
+    assert list(tuning.seconds) == ["numpy", "fast"]
+    assert "picky refused: picky: no float16" in str(tuning)
+
+
+def test_autotuning_raises_the_preferred_refusal_when_every_implementation_refuses():
+    def refuse(message: str):
+        def fn(x):
+            raise ValueError(message)
+        return fn
+    backend.register("refused_op", "numpy", ("cpu",))(refuse("refused_op: bad shape"))
+    backend.register("refused_op", "other", ("cpu",))(refuse("other: bad shape"))
+    try:
+        with backend.autotuning(), pytest.raises(ValueError, match="refused_op: bad shape"):
+            backend.run("refused_op", np.zeros(1))
+        assert backend.tuning_results() == []
+    finally:
+        backend._REGISTRY.pop("refused_op")
+
+
+def test_autotuning_lets_a_failure_propagate(timed_op):
+    def broken(x):
+        raise RuntimeError("kernel launch failed")
+    backend.register("timed_op", "broken", ("cpu",))(broken)
+    with backend.autotuning(), pytest.raises(RuntimeError, match="kernel launch failed"):
+        backend.run("timed_op", np.zeros(1))
+
+
+def test_a_forced_implementation_overrides_autotuning(timed_op):
+    with backend.autotuning(), backend.use_implementation("timed_op", "picky"):
+        backend.run("timed_op", np.zeros(1))
+    assert timed_op == {"picky": 1}
+    assert backend.tuning_results() == []
+
+
+def test_autotuning_is_off_by_default_and_the_environment_turns_it_on():
+    code = "import minigan as mg; print(mg.backend.autotune_enabled())"
+    for value, expected in [(None, "False"), ("0", "False"), ("1", "True")]:
+        env = {k: v for k, v in os.environ.items() if k != "MINIGAN_AUTOTUNE"}
+        if value is not None:
+            env["MINIGAN_AUTOTUNE"] = value
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, env=env).stdout
+        assert out.strip() == expected
+    bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "MINIGAN_AUTOTUNE": "yes"})
+    assert bad.returncode != 0
+    assert "MINIGAN_AUTOTUNE must be 0 or 1, got 'yes'" in bad.stderr
+
+
+def test_info_reports_autotuning_and_its_measurements(timed_op, capsys):
+    with backend.autotuning(False):
+        mg.info()
+    assert "autotuning: off" in capsys.readouterr().out
+    with backend.autotuning():
+        backend.run("timed_op", np.zeros(2))
+        mg.info()
+    text = capsys.readouterr().out
+    assert "autotuning: on, 1 signatures measured" in text
+    assert "timed_op on cpu [(2,) float64]: numpy" in text and "-> fast" in text

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from minigan.autograd import Function, is_grad_enabled
-from minigan.backend import device_of, implementation, register, xp
+from minigan.backend import register, run, xp
 from minigan.ops.activation import softmax
 from minigan.tensor import Tensor
 
@@ -117,7 +117,7 @@ class Attention(Function):
             shape = q.shape[:3]
             ctx.save(lse=mod.zeros(shape, accumulator_dtype(q.dtype)))
             return mod.zeros((*shape, v.shape[3]), q.dtype)
-        out, lse = implementation("attention", device_of(q).type).fn(q, k, v, scale)
+        out, lse = run("attention", q, k, v, scale)
         ctx.save(lse=lse)
         return out
 
@@ -136,8 +136,8 @@ def _fused_backward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Any, grad
     if _is_empty(q.data):
         mod = q.xp
         return tuple(Tensor._make(mod.zeros(t.shape, t.dtype)) for t in (q, k, v))
-    grads = implementation("attention_backward", q.device.type).fn(
-        q.data, k.data, v.data, out.data, lse, grad_out.data, scale)
+    grads = run("attention_backward", q.data, k.data, v.data, out.data, lse, grad_out.data,
+                scale)
     return tuple(Tensor._make(g) for g in grads)
 
 

@@ -32,7 +32,8 @@ matrix  cols: (C*kh*kw, N*Ho*Wo),  row (c, p, q), column (n, i, j); then
 ``im2col``/``col2im`` come in two implementations: ``numpy`` (the reference below, strided
 views and slice-adds) and ``cpp`` (csrc/cpu/im2col.cpp, OpenMP, writing into a reused
 per-thread workspace); the GEMMs stay in NumPy's BLAS. The registry (``minigan.backend``)
-picks one per device, and ``use_implementation("conv2d", "numpy")`` forces the reference.
+picks one per device (or per input shapes, measured, with autotuning on), and
+``use_implementation("conv2d", "numpy")`` forces the reference.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ import numpy as np
 
 from minigan import extension
 from minigan.autograd import Function
-from minigan.backend import device_of, implementation, register, xp
+from minigan.backend import register, run, xp
 from minigan.ops.common import IntPair, int_pair
 from minigan.ops.shape import pad as pad_tensor
 from minigan.tensor import Tensor
@@ -240,10 +241,6 @@ _register("conv_transpose2d", conv_transpose2d_array)
 _register("conv2d_weight", conv2d_weight_array)
 
 
-def _run(op: str, first: Any, *args: Any) -> Any:
-    return implementation(op, device_of(first).type).fn(first, *args)
-
-
 # --------------------------------------------------------------------------------------
 # The ops
 # --------------------------------------------------------------------------------------
@@ -253,7 +250,7 @@ class Conv2d(Function):
 
     def forward(ctx, x, w, geometry, out_hw):
         ctx.geometry = geometry
-        return _run("conv2d", x, w, geometry, out_hw)
+        return run("conv2d", x, w, geometry, out_hw)
 
     def backward(ctx, gy):
         x, w = ctx.inputs
@@ -269,7 +266,7 @@ class ConvTranspose2d(Function):
 
     def forward(ctx, y, w, geometry, out_hw):
         ctx.geometry = geometry
-        return _run("conv_transpose2d", y, w, geometry, tuple(out_hw))
+        return run("conv_transpose2d", y, w, geometry, tuple(out_hw))
 
     def backward(ctx, gx):
         y, w = ctx.inputs
@@ -285,7 +282,7 @@ class Conv2dWeight(Function):
 
     def forward(ctx, x, gy, geometry, kernel):
         ctx.geometry = geometry
-        return _run("conv2d_weight", x, gy, geometry, tuple(kernel))
+        return run("conv2d_weight", x, gy, geometry, tuple(kernel))
 
     def backward(ctx, ggw):
         x, gy = ctx.inputs

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from minigan.backend import device_of, implementation, register, xp
+from minigan.backend import register, run, xp
 from minigan.tensor import Tensor
 
 OP = "spectral_norm_power_iteration"
@@ -166,8 +166,7 @@ def spectral_norm_power_iteration(weight: Tensor, u: Tensor, n_iterations: int =
     _check_iterations(n_iterations, eps)
     mod = weight.xp
     matrix = mod.ascontiguousarray(weight.data.reshape(m, n))        # (M, *rest) -> (M, N)
-    run = implementation(OP, device_of(matrix).type).fn
-    u_new, v, sigma = run(matrix, mod.ascontiguousarray(u.data), int(n_iterations),
+    u_new, v, sigma = run(OP, matrix, mod.ascontiguousarray(u.data), int(n_iterations),
                           float(eps))
     return Tensor._make(u_new), Tensor._make(v), Tensor._make(sigma)
 

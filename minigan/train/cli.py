@@ -33,6 +33,11 @@ def build_parser(recipe: Recipe, default_dataset: str) -> argparse.ArgumentParse
     train = parser.add_argument_group("training")
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                        help="where tensors live; cuda needs CuPy and an NVIDIA GPU")
+    train.add_argument("--autotune", action="store_true",
+                       help="time every implementation of the hot ops (conv, attention, "
+                            "power iteration) on their first call with each input shape and "
+                            "keep the fastest, like cuDNN's benchmark mode; also "
+                            "MINIGAN_AUTOTUNE=1. Runs then differ in rounding")
     train.add_argument("--steps", type=int, default=None,
                        help="generator updates to train for (default: 2000; 6 with --quick)")
     train.add_argument("--batch-size", type=int, default=None,

@@ -14,6 +14,7 @@ keeps the last good checkpoint and points to ``minigan.detect_anomaly``.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import signal
 import sys
@@ -24,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from minigan import creation, nn, optim
+from minigan import backend, creation, nn, optim
 from minigan.autograd import no_grad
 from minigan.data import BatchIterator, ImageDataset, load_dataset
 from minigan.random import Generator, manual_seed, pcg64_state, set_pcg64_state
@@ -351,6 +352,12 @@ def train(recipe: Recipe, args: argparse.Namespace) -> Run:
 
 def main(recipe: Recipe, default_dataset: str, argv: Sequence[str] | None = None) -> Run:
     """Parse the shared command line and train; the entry point of every example."""
-    run = train(recipe, parse_args(recipe, default_dataset, argv))
+    args = parse_args(recipe, default_dataset, argv)
+    with backend.autotuning(args.autotune or backend.autotune_enabled()):
+        run = train(recipe, args)
+        chosen = collections.Counter(t.chosen for t in backend.tuning_results())
     print(f"{run.recipe.name}: {run.step} steps in {run.seconds:.1f} s; outputs in {run.out}")
+    if chosen:
+        print("autotuning chose: " + ", ".join(f"{name} for {count} signatures"
+                                               for name, count in chosen.most_common()))
     return run

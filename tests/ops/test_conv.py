@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 
 import minigan as mg
 import minigan.nn.functional as F
-from minigan import extension
+from minigan import backend, extension
 from minigan.backend import use_implementation
 from minigan.testing import assert_close, check_op, gradcheck
 from minigan.testing.strategies import arrays
@@ -268,6 +268,35 @@ def test_empty_batch_gives_empty_outputs_and_zero_weight_gradients(impl):
 def test_cpp_kernels_are_the_default_on_cpu():
     from minigan.backend import implementation as chosen
     assert [chosen(op, "cpu").name for op in OPS] == ["cpp"] * 3
+
+
+def test_autotuned_convolution_gives_the_values_and_gradients_of_the_default():
+    """With autotuning on, each of the three ops is timed once per signature over every
+    implementation available on the CPU, and gives the default's results."""
+    rng = np.random.default_rng(3)
+    x_data = rng.standard_normal((2, 3, 9, 9))
+    w_data = rng.standard_normal((4, 3, 3, 3))
+
+    def forward_backward():
+        x = mg.tensor(x_data, requires_grad=True)
+        w = mg.tensor(w_data, requires_grad=True)
+        F.conv2d(x, w, stride=2, padding=1).square().sum().backward()
+        return x.grad.numpy(), w.grad.numpy()
+    expected = forward_backward()
+    backend.clear_tuning()
+    try:
+        with backend.autotuning():
+            got = forward_backward()
+            forward_backward()
+        results = backend.tuning_results()
+    finally:
+        backend.clear_tuning()
+    for e, g in zip(expected, got):
+        assert_close(g, e, **TOLERANCES[np.float64])
+    available = [impl.name for impl in backend._available("conv2d", "cpu")]
+    assert sorted(t.op for t in results) == sorted(OPS)       # the repeat measured nothing
+    for tuning in results:
+        assert list(tuning.seconds) == available and tuning.chosen in available
 
 
 # --------------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ import pytest
 from minigan.train.cli import build_parser, parse_args
 from minigan.zoo import RECIPES
 
-OPTIONS = ["--dataset", "--data-dir", "--image-size", "--device", "--steps", "--batch-size",
-           "--lr-g", "--lr-d", "--n-critic", "--penalty-weight", "--latent-dim", "--width",
-           "--seed", "--ema", "--out", "--resume", "--sample-every", "--eval-every",
+OPTIONS = ["--dataset", "--data-dir", "--image-size", "--device", "--autotune", "--steps",
+           "--batch-size", "--lr-g", "--lr-d", "--n-critic", "--penalty-weight", "--latent-dim",
+           "--width", "--seed", "--ema", "--out", "--resume", "--sample-every", "--eval-every",
            "--checkpoint-every", "--keep", "--quick", "--no-progress"]
 
 
@@ -30,6 +30,7 @@ def test_defaults_leave_the_recipe_and_the_loop_to_decide():
     args = parse_args(RECIPES["dcgan"], "ring8", [])
     assert args.dataset == "ring8" and args.device == "cpu" and args.seed == 0
     assert args.keep == 3 and not args.resume and not args.quick and not args.no_progress
+    assert not args.autotune
     for name in ["steps", "batch_size", "lr_g", "lr_d", "n_critic", "penalty_weight",
                  "latent_dim", "width", "out", "sample_every", "eval_every",
                  "checkpoint_every", "data_dir", "image_size", "ema"]:
@@ -42,9 +43,10 @@ def test_options_parse_to_their_types():
         "--lr-d", "2e-3", "--n-critic", "2", "--penalty-weight", "0.5", "--latent-dim", "4",
         "--width", "8", "--seed", "3", "--ema", "0.99", "--out", "somewhere", "--resume",
         "--keep", "1",
-        "--quick", "--no-progress", "--device", "cuda"])
+        "--quick", "--no-progress", "--device", "cuda", "--autotune"])
     assert vars(args) == dict(
-        dataset="grid25", data_dir=None, image_size=None, device="cuda", steps=7, batch_size=8,
+        dataset="grid25", data_dir=None, image_size=None, device="cuda", autotune=True,
+        steps=7, batch_size=8,
         lr_g=1e-3, lr_d=2e-3, n_critic=2, penalty_weight=0.5, latent_dim=4, width=8, seed=3,
         ema=0.99, out="somewhere", resume=True, sample_every=None, eval_every=None,
         checkpoint_every=None, keep=1, quick=True, no_progress=True)
