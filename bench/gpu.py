@@ -5,7 +5,10 @@ the CUDA C++ ones of csrc/cuda) vs cuDNN through PyTorch, for the layers of a 32
 at batch 64 and the 3x3 convolutions of BigGAN-128's blocks at batch 16. "fwd" is conv2d
 alone; "f+b" adds the input and the weight gradient through each framework's autograd
 (``backward`` of the output with a ones gradient). One row per minigan implementation,
-each against the same PyTorch measurement.
+each against the same PyTorch measurement: the Triton kernels at each of their tile shapes
+("triton" is the default, minigan.kernels.CONV_TILES), the CUDA C++ kernels, and "auto",
+minigan with autotuning on (each of the three ops on the implementation it timed fastest
+for the layer, as ``--autotune`` does in training).
 
 Precision: ``--precision tf32`` (default) lets Triton and cuDNN use TF32 tensor cores
 (PyTorch's default for cuDNN convolutions); ``--precision float32`` turns TF32 off on both.
@@ -16,7 +19,8 @@ Each cell is the median over timed blocks of calls, measured with CUDA events af
 warm-up (which also compiles Triton's kernels), blocks alternating between frameworks.
 Expected work: f+b is three GEMM-sized products, 3 x 2 N O Ho Wo (C/g) kh kw FLOPs.
 
-    python bench/gpu.py [--repeats 20] [--rounds 3] [--impls triton cuda] [--precision tf32]
+    python bench/gpu.py [--repeats 20] [--rounds 3] [--impls triton cuda auto ...]
+                        [--precision tf32]
 """
 from __future__ import annotations
 
@@ -67,17 +71,20 @@ def cuda_time(run: Callable[[], None], repeats: int, sync: Callable[[], None]) -
 
 
 def available_impls(op: str, wanted: list[str]) -> list[str]:
-    """The implementations of ``wanted`` that can run ``op`` on CUDA here."""
+    """The implementations of ``wanted`` that can run ``op`` on CUDA here ("auto" always)."""
     impls = mg.backend.implementations(op)
-    return [name for name in wanted if name in impls and impls[name].available("cuda")]
+    return [name for name in wanted
+            if name == "auto" or name in impls and impls[name].available("cuda")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20, help="calls per timed block")
     parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
-    parser.add_argument("--impls", nargs="+", default=["triton", "cuda"],
-                        help="minigan's conv implementations to time (those available)")
+    parser.add_argument("--impls", nargs="+",
+                        default=["triton", "triton-128x128", "triton-128x16", "cuda", "auto"],
+                        help="minigan's conv implementations to time (those available), "
+                             "auto: autotuning")
     parser.add_argument("--precision", choices=["tf32", "float32"], default="tf32",
                         help="TF32 tensor cores for Triton and cuDNN, or full float32")
     args = parser.parse_args()
@@ -92,7 +99,7 @@ def main() -> None:
     print(f"{torch.cuda.get_device_name()}; minigan conv on CUDA: {', '.join(impls)}; "
           f"PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
           f"float32, {'TF32 on' if tf32 else 'TF32 off'} (CUDA C++: full float32)")
-    print(f"{'layer':<24}{'impl':>7}{'fwd mg':>9}{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}"
+    print(f"{'layer':<24}{'impl':>15}{'fwd mg':>9}{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}"
           f"{'f+b pt':>9}{'ratio':>7}{'mg TF/s':>9}")
     rng = np.random.default_rng(0)
     for name, n, c, o, h, k, s, p, transposed in LAYERS:
@@ -105,9 +112,12 @@ def main() -> None:
         wt = torch.tensor(w, device="cuda", requires_grad=True)
 
         def mg_call(impl: str, backward: bool) -> None:
-            with contextlib.ExitStack() as forced:
-                for op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
-                    forced.enter_context(mg.backend.use_implementation(op, impl))
+            with contextlib.ExitStack() as chosen:
+                if impl == "auto":
+                    chosen.enter_context(mg.backend.autotuning())
+                else:
+                    for op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
+                        chosen.enter_context(mg.backend.use_implementation(op, impl))
                 y = (F.conv_transpose2d(xm, wm, stride=s, padding=p) if transposed
                      else F.conv2d(xm, wm, stride=s, padding=p))
                 if backward:
@@ -139,9 +149,11 @@ def main() -> None:
         fwd, both = results[False], results[True]
         for impl in impls:
             rate = 3 * flops(n, c, o, h, k, s, p, transposed) / both[impl] / 1e12
-            print(f"{name:<24}{impl:>7}{1e3 * fwd[impl]:>9.3f}{1e3 * fwd['pt']:>9.3f}"
+            print(f"{name:<24}{impl:>15}{1e3 * fwd[impl]:>9.3f}{1e3 * fwd['pt']:>9.3f}"
                   f"{fwd[impl] / fwd['pt']:>7.2f}{1e3 * both[impl]:>9.3f}"
                   f"{1e3 * both['pt']:>9.3f}{both[impl] / both['pt']:>7.2f}{rate:>9.1f}")
+    for tuning in mg.backend.tuning_results():                # what "auto" chose
+        print(tuning)
 
 
 if __name__ == "__main__":

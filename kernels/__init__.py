@@ -21,16 +21,34 @@ def why_no_triton() -> str | None:
     return None
 
 
-def _launcher(module: str, name: str) -> Callable[..., Any]:
-    """The launcher ``minigan.kernels.<module>.<name>``, imported when first called."""
+def _launcher(module: str, name: str, **options: Any) -> Callable[..., Any]:
+    """The launcher ``minigan.kernels.<module>.<name>`` with keyword ``options``, imported
+    when first called."""
     def run(first: Any, *args: Any) -> Any:
         kernels = importlib.import_module(f"minigan.kernels.{module}")
-        return getattr(kernels, name)(first, *args, xp(first))
+        return getattr(kernels, name)(first, *args, xp(first), **options)
     return run
 
 
+# The convolutions' tile shapes (kernels/conv.py), each registered as its own
+# implementation ("triton", "triton-128x128", "triton-128x16") so that autotuning
+# (minigan.backend) can time them on each layer and keep the fastest; "triton" is the
+# default without autotuning. For a tile of BLOCK_M x BLOCK_N outputs, each BLOCK_K step
+# loads (BLOCK_M + BLOCK_N) BLOCK_K inputs for BLOCK_M BLOCK_N BLOCK_K multiply-adds:
+#   64 x 64:   32 multiply-adds per element loaded; the general choice.
+#   128 x 128: 64 per element, for layers with many pixels and channels (BigGAN's 384-768
+#              channels), at the price of 4x fewer programs on the same problem.
+#   128 x 16:  for 16 columns or fewer (3 image channels: the input gradient of a critic's
+#              first conv, a generator's last layer), where 64 columns would leave 61 of
+#              64 idle; 16 is the narrowest tile tl.dot takes.
+CONV_TILES = {
+    "triton": dict(BLOCK_M=64, BLOCK_N=64, BLOCK_K=32, num_warps=4),
+    "triton-128x128": dict(BLOCK_M=128, BLOCK_N=128, BLOCK_K=32, num_warps=8),
+    "triton-128x16": dict(BLOCK_M=128, BLOCK_N=16, BLOCK_K=32, num_warps=4),
+}
 for _op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
-    register(_op, "triton", ("cuda",), why_no_triton)(_launcher("conv", _op))
+    for _name, _tiles in CONV_TILES.items():
+        register(_op, _name, ("cuda",), why_no_triton)(_launcher("conv", _op, tiles=_tiles))
 register("attention", "triton", ("cuda",), why_no_triton)(_launcher("attention", "attention"))
 register("attention_backward", "triton", ("cuda",), why_no_triton)(
     _launcher("attention", "attention_backward"))

@@ -33,7 +33,9 @@ from typing import Any
 
 import triton
 import triton.language as tl
+from triton.runtime.errors import OutOfResources
 
+from minigan.kernels import CONV_TILES
 from minigan.kernels.arrays import KernelArg
 
 ALLOW_TF32 = True
@@ -53,9 +55,20 @@ def conv2d_kernel(
     sh, sw, ph, pw, dh, dw,
     # meta-parameters
     KH: tl.constexpr, KW: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    TAPS_OUTER: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
-    """One (BLOCK_M pixels) x (BLOCK_N output channels) tile of y, for group program_id(2)."""
+    """One (BLOCK_M pixels) x (BLOCK_N output channels) tile of y, for group program_id(2).
+
+    Two walks of the reduction k = (c, p, q), chosen by the launcher:
+      TAPS_OUTER: one tap (p, q) per step with a chunk of BLOCK_K channels. The input
+        pixel (h, w) a row reads depends on the tap only, so its address and its padding
+        mask are BLOCK_M values per step; kh kw ceil((C/g) / BLOCK_K) steps. For layers
+        of many channels.
+      else: k flattened, BLOCK_K consecutive (c, p, q) per step, each element's (h, w)
+        computed apart: ceil((C/g) kh kw / BLOCK_K) steps, for few channels (an RGB
+        input, C/g = 3: 2 steps of 32 instead of 16 steps using 3 of 32 channels).
+    """
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
     g = tl.program_id(2)
@@ -73,23 +86,45 @@ def conv2d_kernel(
     channels = g * O_G + offs_n
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
-    for k0 in range(0, K, BLOCK_K):
-        # -- reduction index k = (c, p, q) -> the input pixel each row reads ------------
-        offs_k = k0 + tl.arange(0, BLOCK_K)
-        c = offs_k // (KH * KW)
-        p = (offs_k // KW) % KH
-        q = offs_k % KW
-        h = h_start[:, None] + p[None, :] * dh                     # (BLOCK_M, BLOCK_K)
-        w = w_start[:, None] + q[None, :] * dw
-        inside = (h >= 0) & (h < H) & (w >= 0) & (w < W)
-        a_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K) & inside
-        a = tl.load(x_ptr + n[:, None] * stride_xn + (g * C_G + c[None, :]) * stride_xc
-                    + h * stride_xh + w * stride_xw, mask=a_mask, other=0.0)
-        # -- the weight tile: W[k, o] = weight[o, c, p, q] -----------------------------
-        b_mask = (offs_k[:, None] < K) & (offs_n[None, :] < O_G)
-        b = tl.load(w_ptr + channels[None, :] * stride_wo + c[:, None] * stride_wc
-                    + p[:, None] * stride_wh + q[:, None] * stride_ww, mask=b_mask, other=0.0)
-        acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+    if TAPS_OUTER:
+        # -- k = (tap (p, q), chunk of BLOCK_K channels c): the index arithmetic is scalar,
+        # so a row's address and mask are computed per pixel, not per element ----------
+        chunks = tl.cdiv(C_G, BLOCK_K)
+        for step in range(0, KH * KW * chunks):
+            tap = step // chunks
+            p = tap // KW
+            q = tap % KW
+            h = h_start + p * dh                                       # (BLOCK_M,)
+            w = w_start + q * dw
+            rows = (offs_m < M) & (h >= 0) & (h < H) & (w >= 0) & (w < W)
+            offs_k = (step % chunks) * BLOCK_K + tl.arange(0, BLOCK_K)    # channels c
+            cols = offs_k < C_G
+            a = tl.load(x_ptr + (n * stride_xn + h * stride_xh + w * stride_xw)[:, None]
+                        + (g * C_G + offs_k)[None, :] * stride_xc,
+                        mask=rows[:, None] & cols[None, :], other=0.0)
+            b = tl.load(w_ptr + channels[None, :] * stride_wo + offs_k[:, None] * stride_wc
+                        + p * stride_wh + q * stride_ww,
+                        mask=cols[:, None] & (offs_n < O_G)[None, :], other=0.0)
+            acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+    else:
+        for k0 in range(0, K, BLOCK_K):
+            # -- reduction index k = (c, p, q) -> the input pixel each row reads --------
+            offs_k = k0 + tl.arange(0, BLOCK_K)
+            c = offs_k // (KH * KW)
+            p = (offs_k // KW) % KH
+            q = offs_k % KW
+            h = h_start[:, None] + p[None, :] * dh                     # (BLOCK_M, BLOCK_K)
+            w = w_start[:, None] + q[None, :] * dw
+            inside = (h >= 0) & (h < H) & (w >= 0) & (w < W)
+            a_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K) & inside
+            a = tl.load(x_ptr + n[:, None] * stride_xn + (g * C_G + c[None, :]) * stride_xc
+                        + h * stride_xh + w * stride_xw, mask=a_mask, other=0.0)
+            # -- the weight tile: W[k, o] = weight[o, c, p, q] -------------------------
+            b_mask = (offs_k[:, None] < K) & (offs_n[None, :] < O_G)
+            b = tl.load(w_ptr + channels[None, :] * stride_wo + c[:, None] * stride_wc
+                        + p[:, None] * stride_wh + q[:, None] * stride_ww, mask=b_mask,
+                        other=0.0)
+            acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
 
     # -- write the tile ------------------------------------------------------------------
     y_mask = (offs_m[:, None] < M) & (offs_n[None, :] < O_G)
@@ -155,6 +190,12 @@ def conv_transpose2d_kernel(
     (DCGAN's generator layers, and the input gradient of its critic's convs): |P_r| = 2 for
     both phases, 16 (O/g) -> 4 (O/g); e.g. the layer 256 -> 128 channels, 4x4 -> 8x8:
     4096 -> 1024 per element. Stride 1 is one class with every tap: the same work as before.
+
+    The reduction walks one tap (p, q) at a time, over chunks of BLOCK_K channels o, as
+    conv2d_kernel's TAPS_OUTER walk does: a tap shifts every pixel by the same (i, j)
+    offset, so the index arithmetic is scalar and a row's address and mask are per pixel.
+    A chunk is full unless O/g is small; at O/g = 1 (the input gradient of a critic's
+    last layer, whose dY holds one value per image) a step uses 1 of BLOCK_K channels.
     """
     pid_m = tl.program_id(0) // (sh * sw)
     r = tl.program_id(0) % (sh * sw) // sw
@@ -171,7 +212,6 @@ def conv_transpose2d_kernel(
     # -- and its taps p = p0 + tp p_step (tp < P), q = q0 + tq q_step (tq < Q) ---------------
     p0, P, p_step = _phase_taps(r, sh, dh, KH, KH_POW2)
     q0, Q, q_step = _phase_taps(s, sw, dw, KW, KW_POW2)
-    K = O_G * P * Q
     # i = (h + ph - p dh) / sh = u + i0 - tp di, with i0 = (h0 + ph - p0 dh) / sh and
     # di = p_step dh / sh, both exact divisions (di only used when P >= 2); same for j.
     i0 = (h0 + ph - p0 * dh) // sh
@@ -188,24 +228,26 @@ def conv_transpose2d_kernel(
     channels = g * C_G + offs_n
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
-    for k0 in range(0, K, BLOCK_K):
-        # -- reduction index k = (o, tp, tq): the output pixel (i, j) that used (h, w) ------
-        offs_k = k0 + tl.arange(0, BLOCK_K)
-        o = offs_k // (P * Q)
-        tp = (offs_k // Q) % P
-        tq = offs_k % Q
-        i = u[:, None] + (i0 - tp * di)[None, :]                  # (BLOCK_M, BLOCK_K)
-        j = v[:, None] + (j0 - tq * dj)[None, :]
-        inside = (i >= 0) & (i < Ho) & (j >= 0) & (j < Wo)
-        a_mask = (offs_m[:, None] < M) & (offs_k[None, :] < K) & inside
-        a = tl.load(dy_ptr + n[:, None] * stride_yn + (g * O_G + o[None, :]) * stride_yc
-                    + i * stride_yh + j * stride_yw, mask=a_mask, other=0.0)
-        # -- the weight tile: W'[k, c] = weight[o, c, p, q] ----------------------------
+    chunks = tl.cdiv(O_G, BLOCK_K)
+    for step in range(0, P * Q * chunks):
+        # -- one tap (p, q) of the class and one chunk of BLOCK_K channels o -----------
+        tap = step // chunks
+        tp = tap // Q
+        tq = tap % Q
+        i = u + (i0 - tp * di)                                     # (BLOCK_M,)
+        j = v + (j0 - tq * dj)
+        rows = (offs_m < M) & (i >= 0) & (i < Ho) & (j >= 0) & (j < Wo)
+        offs_k = (step % chunks) * BLOCK_K + tl.arange(0, BLOCK_K)
+        o = g * O_G + offs_k                                       # (BLOCK_K,)
+        a = tl.load(dy_ptr + (n * stride_yn + i * stride_yh + j * stride_yw)[:, None]
+                    + o[None, :] * stride_yc,
+                    mask=rows[:, None] & (offs_k < O_G)[None, :], other=0.0)
+        # -- the weight tile: W'[o, c] = weight[o, c, p, q] at this tap ----------------
         p = p0 + tp * p_step
         q = q0 + tq * q_step
-        b_mask = (offs_k[:, None] < K) & (offs_n[None, :] < C_G)
-        b = tl.load(w_ptr + (g * O_G + o[:, None]) * stride_wo + offs_n[None, :] * stride_wc
-                    + p[:, None] * stride_wh + q[:, None] * stride_ww, mask=b_mask, other=0.0)
+        b_mask = (offs_k[:, None] < O_G) & (offs_n[None, :] < C_G)
+        b = tl.load(w_ptr + o[:, None] * stride_wo + offs_n[None, :] * stride_wc
+                    + p * stride_wh + q * stride_ww, mask=b_mask, other=0.0)
         acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
 
     h = h0 + u * sh
@@ -306,7 +348,28 @@ def _geometry_args(geo: Any) -> tuple[int, ...]:
     return (*geo.stride, *geo.padding, *geo.dilation)
 
 
-BLOCKS = dict(BLOCK_M=64, BLOCK_N=64, BLOCK_K=32)
+# The tile shapes (BLOCK_M, BLOCK_N, BLOCK_K, warps) are kernels/__init__.py's CONV_TILES,
+# each registered as its own implementation for autotuning to time; "triton" is the default.
+DEFAULT_TILES = CONV_TILES["triton"]
+
+
+def _launch(op: str, kernel: Any, grid: tuple[int, int, int], tiles: dict) -> Any:
+    """``kernel[grid]``, whose call raises ValueError when the tile shape does not fit the
+    GPU (shared memory or registers for this dtype): a refusal of these inputs, which
+    autotuning passes over, rather than a failure."""
+    def launch(*args: Any, **meta: Any) -> None:
+        try:
+            kernel[grid](*args, **meta)
+        except OutOfResources as err:
+            raise ValueError(f"{op} (triton): tiles {tiles} do not fit this GPU: {err}"
+                             ) from err
+    return launch
+
+
+def taps_outer(channels: int, tiles: dict) -> bool:
+    """conv2d's walk of its reduction: tap by tap over chunks of BLOCK_K channels when a
+    chunk is at least half full, else flattened (conv2d_kernel's docstring)."""
+    return 2 * channels >= tiles["BLOCK_K"]
 
 
 def _output(op: str, out: Any, shape: tuple[int, ...], like: Any, xp: Any) -> Any:
@@ -319,8 +382,8 @@ def _output(op: str, out: Any, shape: tuple[int, ...], like: Any, xp: Any) -> An
     return out
 
 
-def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any = None
-           ) -> Any:
+def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any = None,
+           tiles: dict = DEFAULT_TILES) -> Any:
     """y = conv2d(x, w).   x: (N, C, H, W), w: (O, C/g, kh, kw) -> (N, O, *out_hw)"""
     _check("conv2d", x, w)
     n, c, h, wd = x.shape
@@ -329,19 +392,19 @@ def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any 
     y = _output("conv2d", out, (n, o, *out_hw), x, xp)
     if y.size == 0:
         return y
-    grid = (triton.cdiv(n * out_hw[0] * out_hw[1], BLOCKS["BLOCK_M"]),
-            triton.cdiv(o // g, BLOCKS["BLOCK_N"]), g)
-    conv2d_kernel[grid](
+    grid = (triton.cdiv(n * out_hw[0] * out_hw[1], tiles["BLOCK_M"]),
+            triton.cdiv(o // g, tiles["BLOCK_N"]), g)
+    _launch("conv2d", conv2d_kernel, grid, tiles)(
         KernelArg(x), KernelArg(w), KernelArg(y),
         n, c_g, h, wd, o // g, *out_hw,
         *_strides(x), *_strides(w), *_strides(y),
         *_geometry_args(geo),
-        KH=kh, KW=kw, **_meta(x.dtype), **BLOCKS)
+        KH=kh, KW=kw, **_meta(x.dtype), TAPS_OUTER=taps_outer(c_g, tiles), **tiles)
     return y
 
 
 def conv_transpose2d(dy: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any,
-                     out: Any = None) -> Any:
+                     out: Any = None, tiles: dict = DEFAULT_TILES) -> Any:
     """dx = conv_transpose2d(dy, w).   dy: (N, O, Ho, Wo), w: (O, C/g, kh, kw) ->
     dx: (N, C, *out_hw)"""
     _check("conv_transpose2d", dy, w)
@@ -356,25 +419,26 @@ def conv_transpose2d(dy: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any
         return dx
     sh, sw = geo.stride
     largest = n * triton.cdiv(out_hw[0], sh) * triton.cdiv(out_hw[1], sw)  # pixels of a class
-    grid = (triton.cdiv(largest, BLOCKS["BLOCK_M"]) * sh * sw,
-            triton.cdiv(c_g, BLOCKS["BLOCK_N"]), g)
-    conv_transpose2d_kernel[grid](
+    grid = (triton.cdiv(largest, tiles["BLOCK_M"]) * sh * sw,
+            triton.cdiv(c_g, tiles["BLOCK_N"]), g)
+    _launch("conv_transpose2d", conv_transpose2d_kernel, grid, tiles)(
         KernelArg(dy), KernelArg(w), KernelArg(dx),
         n, c_g, *out_hw, o // g, ho, wo,
         *_strides(dy), *_strides(w), *_strides(dx),
         *_geometry_args(geo),
         KH=kh, KW=kw, KH_POW2=triton.next_power_of_2(kh), KW_POW2=triton.next_power_of_2(kw),
-        **_meta(dy.dtype), **BLOCKS)
+        **_meta(dy.dtype), **tiles)
     return dx
 
 
-def _splits(pixels: int, tiles: int) -> int:
-    """Split the pixel reduction so that about 4 x 132 programs run (an H100's SM count),
-    each still summing at least 256 pixels."""
-    return max(1, min(triton.cdiv(528, tiles), triton.cdiv(pixels, 256)))
+def _splits(pixels: int, programs: int) -> int:
+    """Split the pixel reduction of ``programs`` output tiles so that about 4 x 132
+    programs run (an H100's SM count), each still summing at least 256 pixels."""
+    return max(1, min(triton.cdiv(528, programs), triton.cdiv(pixels, 256)))
 
 
-def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any) -> Any:
+def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any,
+                  tiles: dict = DEFAULT_TILES) -> Any:
     """dw = conv2d_weight(x, dy).   x: (N, C, H, W), dy: (N, O, Ho, Wo) -> (O, C/g, kh, kw)
 
     The output is the sum of the split partials, so there is no ``out`` to poison: the
@@ -388,18 +452,19 @@ def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any) -
     pixels = n * ho * wo
     if o == 0 or taps == 0 or pixels == 0:
         return xp.zeros((o, c // g, kh, kw), dtype=x.dtype)
-    tiles = triton.cdiv(o // g, BLOCKS["BLOCK_M"]) * triton.cdiv(taps, BLOCKS["BLOCK_N"]) * g
-    split = _splits(pixels, tiles)
-    per_split = triton.cdiv(triton.cdiv(pixels, split), BLOCKS["BLOCK_K"]) * BLOCKS["BLOCK_K"]
+    programs = (triton.cdiv(o // g, tiles["BLOCK_M"]) * triton.cdiv(taps, tiles["BLOCK_N"])
+                * g)
+    split = _splits(pixels, programs)
+    per_split = triton.cdiv(triton.cdiv(pixels, split), tiles["BLOCK_K"]) * tiles["BLOCK_K"]
     split = triton.cdiv(pixels, per_split)
     accumulator = "float64" if str(x.dtype) == "float64" else "float32"
     parts = xp.empty((split, g, o // g, taps), dtype=accumulator)
-    grid = (triton.cdiv(o // g, BLOCKS["BLOCK_M"]), triton.cdiv(taps, BLOCKS["BLOCK_N"]),
+    grid = (triton.cdiv(o // g, tiles["BLOCK_M"]), triton.cdiv(taps, tiles["BLOCK_N"]),
             g * split)
-    conv2d_weight_kernel[grid](
+    _launch("conv2d_weight", conv2d_weight_kernel, grid, tiles)(
         KernelArg(x), KernelArg(dy), KernelArg(parts),
         n, c // g, h, wd, o // g, ho, wo, g, per_split,
         *_strides(x), *_strides(dy),
         *_geometry_args(geo),
-        KH=kh, KW=kw, **_meta(x.dtype), **BLOCKS)
+        KH=kh, KW=kw, **_meta(x.dtype), **tiles)
     return parts.sum(axis=0).astype(x.dtype).reshape(o, c // g, kh, kw)

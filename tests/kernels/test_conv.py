@@ -1,15 +1,23 @@
 """Tests for kernels/conv.py: the Triton implicit-GEMM convolutions against the NumPy
 reference of minigan/ops/conv.py, on partial tiles, odd channel counts and drawn
 geometries; poisoned outputs; bad input."""
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from minigan.backend import implementations
+from minigan.kernels import CONV_TILES
 from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weight_array, \
     conv_transpose2d_array, output_size
 
 triton_conv = pytest.importorskip("minigan.kernels.conv")
-BLOCK_M, BLOCK_N, BLOCK_K = (triton_conv.BLOCKS[k] for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K"))
+TILES = triton_conv.DEFAULT_TILES
+BLOCK_M, BLOCK_N, BLOCK_K = TILES["BLOCK_M"], TILES["BLOCK_N"], TILES["BLOCK_K"]
 
 
 def _host(a):
@@ -27,7 +35,7 @@ def _relative_error(got, want):
 TOLERANCE = {np.float64: 1e-12, np.float32: 3e-3, np.float16: 5e-3}
 
 
-def _check_all_three(xp, x, w, geo, dtype):
+def _check_all_three(xp, x, w, geo, dtype, tiles=TILES):
     """Each of the three kernels against the reference, outputs poisoned with NaN first."""
     kh, kw = w.shape[2:]
     out_hw = tuple(output_size(n, k, s, p, d) for n, k, s, p, d in zip(
@@ -38,16 +46,16 @@ def _check_all_three(xp, x, w, geo, dtype):
     xd, wd, gyd = xp.asarray(x), xp.asarray(w), xp.asarray(gy)
 
     y = xp.full((x.shape[0], w.shape[0], *out_hw), np.nan, dtype=dtype)
-    triton_conv.conv2d(xd, wd, geo, out_hw, xp, out=y)
+    triton_conv.conv2d(xd, wd, geo, out_hw, xp, out=y, tiles=tiles)
     want = conv2d_array(x64, w64, geo, out_hw, NUMPY_KERNELS)
     assert _relative_error(y, want) < TOLERANCE[dtype], "conv2d"
 
     dx = xp.full(x.shape, np.nan, dtype=dtype)
-    triton_conv.conv_transpose2d(gyd, wd, geo, x.shape[2:], xp, out=dx)
+    triton_conv.conv_transpose2d(gyd, wd, geo, x.shape[2:], xp, out=dx, tiles=tiles)
     want = conv_transpose2d_array(gy.astype(np.float64), w64, geo, x.shape[2:], NUMPY_KERNELS)
     assert _relative_error(dx, want) < TOLERANCE[dtype], "conv_transpose2d"
 
-    dw = triton_conv.conv2d_weight(xd, gyd, geo, (kh, kw), xp)
+    dw = triton_conv.conv2d_weight(xd, gyd, geo, (kh, kw), xp, tiles=tiles)
     want = conv2d_weight_array(x64, gy.astype(np.float64), geo, (kh, kw), NUMPY_KERNELS)
     assert dw.dtype == dtype and _relative_error(dw, want) < TOLERANCE[dtype], "conv2d_weight"
 
@@ -69,6 +77,47 @@ def test_partial_tiles_in_the_reduction(xp, taps):
     x = _random((2, taps, 3, 4), np.float64)
     w = _random((5, taps, 1, 1), np.float64, seed=2)
     _check_all_three(xp, x, w, Geometry((1, 1), (0, 0), (1, 1), 1), np.float64)
+
+
+@pytest.mark.parametrize("name", sorted(CONV_TILES))
+def test_every_tile_shape_matches_the_reference_on_its_partial_tiles(xp, name):
+    """Each registered tile shape, with one more pixel, channel and tap than its tile (so
+    both a full and a partial tile in every dimension), on a strided, padded, grouped
+    geometry."""
+    tiles = CONV_TILES[name]
+    x = _random((1, 2 * (tiles["BLOCK_K"] + 1), 1, tiles["BLOCK_M"] + 1), np.float64)
+    w = _random((2 * (tiles["BLOCK_N"] + 1), tiles["BLOCK_K"] + 1, 1, 1), np.float64, seed=2)
+    _check_all_three(xp, x, w, Geometry((1, 1), (0, 0), (1, 1), 2), np.float64, tiles)
+    x = _random((2, 4, 7, 6), np.float64)
+    w = _random((6, 2, 4, 3), np.float64, seed=2)
+    _check_all_three(xp, x, w, Geometry((2, 2), (1, 1), (1, 2), 2), np.float64, tiles)
+
+
+@pytest.mark.parametrize("taps_outer", [True, False])
+@pytest.mark.parametrize("channels, geometry", [
+    (33, Geometry((1, 1), (1, 1), (1, 1), 1)),          # a partial chunk, 3x3 "same"
+    (8, Geometry((2, 2), (1, 1), (1, 1), 1)),           # DCGAN's 4x4 stride 2
+    (6, Geometry((2, 1), (0, 2), (1, 2), 3)),           # asymmetric, dilated, grouped
+    (34, Geometry((3, 3), (2, 0), (2, 1), 2)),          # strided, dilated, two chunks a group
+])
+def test_both_walks_of_the_conv2d_reduction_match_the_reference(xp, monkeypatch, taps_outer,
+                                                               channels, geometry):
+    """Tap by tap over channel chunks, or flattened: each on any channel count."""
+    monkeypatch.setattr(triton_conv, "taps_outer", lambda c, tiles: taps_outer)
+    x = _random((2, channels, 9, 10), np.float64)
+    w = _random((5 * geometry.groups, channels // geometry.groups, 4, 3), np.float64, seed=3)
+    _check_all_three(xp, x, w, geometry, np.float64)
+
+
+def test_conv2d_walks_tap_by_tap_when_a_channel_chunk_is_at_least_half_full():
+    tiles = dict(BLOCK_K=32)
+    assert [triton_conv.taps_outer(c, tiles) for c in (3, 15, 16, 64)] == [
+        False, False, True, True]
+
+
+def test_each_tile_shape_is_a_registered_implementation_of_each_op():
+    for op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
+        assert set(CONV_TILES) <= set(implementations(op))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
@@ -208,3 +257,39 @@ def test_bad_input_is_refused_before_launch(xp):
     with pytest.raises(ValueError, match=r"out has shape \(1, 2, 2, 3\)"):
         triton_conv.conv2d(xp.zeros((1, 3, 2, 2)), w, geo, (2, 2), xp,
                            out=xp.zeros((1, 2, 2, 3)))
+
+
+def test_a_tile_shape_that_does_not_fit_the_gpu_is_a_refusal(xp, monkeypatch):
+    """Triton's OutOfResources (too much shared memory for a tile in this dtype) comes out
+    as a ValueError naming the op and the tiles, which autotuning passes over."""
+    from triton.runtime.errors import OutOfResources
+
+    class Unfit:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                raise OutOfResources(262144, 232448, "shared memory")
+            return launch
+    monkeypatch.setattr(triton_conv, "conv2d_kernel", Unfit())
+    tiles = CONV_TILES["triton-128x128"]
+    with pytest.raises(ValueError, match=r"conv2d \(triton\): tiles .*'BLOCK_M': 128.* do "
+                                         r"not fit this GPU: out of resource: shared memory"):
+        triton_conv.conv2d(xp.zeros((1, 3, 2, 2)), xp.zeros((2, 3, 1, 1)),
+                           Geometry((1, 1), (0, 0), (1, 1), 1), (2, 2), xp, tiles=tiles)
+
+
+def test_every_tile_shape_compiles_for_sm90_within_an_h100s_shared_memory():
+    """Compiled (not interpreted) for an H100 without a GPU, in float64, the dtype whose
+    tiles take the most shared memory: bench/conv_resources.py, one row per kernel."""
+    pytest.importorskip("triton.backends.nvidia")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    result = subprocess.run([sys.executable, str(root / "bench" / "conv_resources.py"),
+                             "--dtypes", "float64"], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "too much shared memory" not in result.stdout, result.stdout
+    rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert len(rows) == 4 * len(CONV_TILES)          # conv2d's two walks and two more kernels
+    assert {row[0] for row in rows} == set(CONV_TILES)
+    for row in rows:
+        assert int(row[-1]) <= 227 * 1024, row
