@@ -2,7 +2,8 @@
 
 minigan's fused attentions (the Triton kernels of kernels/attention.py and the CUDA C++
 ones of csrc/cuda/attention.cuh, through ``minigan.ops.attention.scaled_dot_product_attention``
-with the implementation forced; one row per implementation) against
+with the implementation forced; one row per implementation: each registered Triton tile
+shape, the CUDA C++ kernels, and "auto", autotuning's pick) against
 ``torch.nn.functional.scaled_dot_product_attention`` (which picks its own kernel: flash,
 memory-efficient, cuDNN or plain matmuls), at the shapes of SAGAN's self-attention block:
 B images with a C-channel feature map of N = side^2 positions, one head, queries and keys
@@ -18,11 +19,12 @@ blocks of calls, measured with CUDA events after a warm-up (which also compiles 
 kernels), blocks alternating between frameworks. A ratio above 1 means minigan is slower.
 
     python bench/gpu_attention.py [--repeats 20] [--rounds 3] [--dtypes float32 float16]
-                                  [--impls triton cuda] [--no-tf32]
+                                  [--impls triton triton-128x64 cuda auto] [--no-tf32]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import statistics
 from typing import Callable
@@ -59,8 +61,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float16"],
                         choices=["float32", "float16"], help="precisions to measure")
-    parser.add_argument("--impls", nargs="+", default=["triton", "cuda"],
-                        help="minigan's attention implementations to time (those available)")
+    parser.add_argument("--impls", nargs="+",
+                        default=["triton", "triton-128x64", "cuda", "auto"],
+                        help="minigan's attention implementations to time (those available), "
+                             "auto: autotuning")
     parser.add_argument("--no-tf32", action="store_true",
                         help="full float32 products in Triton and PyTorch")
     args = parser.parse_args()
@@ -75,7 +79,7 @@ def main() -> None:
     print(f"{torch.cuda.get_device_name()}; minigan attention on CUDA: {', '.join(impls)}; "
           f"PyTorch {torch.__version__}; float32 with TF32 {'on' if tf32 else 'off'} "
           "(CUDA C++: full float32)")
-    print(f"{'dtype':<8}{'B':>4}{'C':>5}{'N':>6}{'D':>4}{'Dv':>5}{'impl':>7}{'fwd mg':>9}"
+    print(f"{'dtype':<8}{'B':>4}{'C':>5}{'N':>6}{'D':>4}{'Dv':>5}{'impl':>15}{'fwd mg':>9}"
           f"{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}{'f+b pt':>9}{'ratio':>7}")
     rng = np.random.default_rng(0)
     for dtype in args.dtypes:
@@ -90,8 +94,12 @@ def main() -> None:
             gt = torch.tensor(arrays[3], device="cuda")
 
             def mg_call(impl: str, backward: bool) -> None:
-                with mg.backend.use_implementation("attention", impl), \
-                        mg.backend.use_implementation("attention_backward", impl):
+                with contextlib.ExitStack() as chosen:
+                    if impl == "auto":
+                        chosen.enter_context(mg.backend.autotuning())
+                    else:
+                        for op in ("attention", "attention_backward"):
+                            chosen.enter_context(mg.backend.use_implementation(op, impl))
                     out = scaled_dot_product_attention(qm, km, vm)
                     if backward:
                         out.backward(gm)
@@ -103,7 +111,14 @@ def main() -> None:
                     out.backward(gt)
                     qt.grad = kt.grad = vt.grad = None
 
-            runnable = [impl for impl in impls if impl != "cuda" or dtype != "float16"]
+            runnable = []
+            for impl in impls:
+                try:
+                    mg_call(impl, True)
+                    runnable.append(impl)
+                except (TypeError, ValueError) as refusal:    # a dtype, a tile too large
+                    print(f"{dtype:<8}{b:>4}{c:>5}{n:>6}{d:>4}{dv:>5}{impl:>15}  refused: "
+                          f"{str(refusal)[:120]}")
             syncs = {key: cupy.cuda.Device().synchronize for key in runnable}
             syncs["pt"] = torch.cuda.synchronize
             fwd, both = [median_times({**{impl: functools.partial(mg_call, impl, backward)
@@ -112,7 +127,7 @@ def main() -> None:
                                       syncs, args.repeats, args.rounds)
                          for backward in (False, True)]
             for impl in runnable:
-                print(f"{dtype:<8}{b:>4}{c:>5}{n:>6}{d:>4}{dv:>5}{impl:>7}"
+                print(f"{dtype:<8}{b:>4}{c:>5}{n:>6}{d:>4}{dv:>5}{impl:>15}"
                       f"{1e3 * fwd[impl]:>9.3f}{1e3 * fwd['pt']:>9.3f}"
                       f"{fwd[impl] / fwd['pt']:>7.2f}{1e3 * both[impl]:>9.3f}"
                       f"{1e3 * both['pt']:>9.3f}{both[impl] / both['pt']:>7.2f}")

@@ -49,8 +49,20 @@ CONV_TILES = {
 for _op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
     for _name, _tiles in CONV_TILES.items():
         register(_op, _name, ("cuda",), why_no_triton)(_launcher("conv", _op, tiles=_tiles))
-register("attention", "triton", ("cuda",), why_no_triton)(_launcher("attention", "attention"))
-register("attention_backward", "triton", ("cuda",), why_no_triton)(
-    _launcher("attention", "attention_backward"))
+
+# Attention's tiles: "triton" takes kernels/attention.py's ``config`` (64 rows of q and of
+# k/v per tile at most, less for wide heads); "triton-128x64" gives a program 128 rows of
+# q against k/v tiles of 64 rows, 8 warps: each k/v tile loaded serves twice the queries,
+# halving the k/v traffic of long sequences, at half the programs. For autotuning to time.
+ATTENTION_TILES = {
+    "triton": None,
+    "triton-128x64": dict(BLOCK_M=128, BLOCK_N=64, num_warps=8),
+}
+for _name, _tiles in ATTENTION_TILES.items():
+    register("attention", _name, ("cuda",), why_no_triton)(
+        _launcher("attention", "attention", blocks=_tiles))
+    register("attention_backward", _name, ("cuda",), why_no_triton)(
+        _launcher("attention", "attention_backward", blocks=_tiles))
+
 register("spectral_norm_power_iteration", "triton", ("cuda",), why_no_triton)(
     _launcher("spectral_norm", "spectral_norm_power_iteration"))

@@ -1,4 +1,4 @@
-"""Hand NumPy and CuPy arrays to Triton kernels.
+"""Hand NumPy and CuPy arrays to Triton kernels, and launch them.
 
 A Triton kernel takes pointers; its launcher accepts any object with ``data_ptr()`` and a
 ``dtype`` whose name ("float32") it maps to a pointer type. Under ``TRITON_INTERPRET=1``
@@ -8,9 +8,10 @@ already lives on the host, so for it those are no-ops on the same memory.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+from triton.runtime.errors import OutOfResources
 
 
 class KernelArg:
@@ -48,3 +49,16 @@ class KernelArg:
 
     def stride(self) -> tuple[int, ...]:
         return tuple(s // self.array.itemsize for s in self.array.strides)
+
+
+def launch(op: str, kernel: Any, grid: tuple[int, ...], tiles: dict) -> Callable[..., None]:
+    """``kernel[grid]``, whose call raises ValueError when the tile sizes ``tiles`` do not
+    fit the GPU (shared memory or registers for this dtype): a refusal of these inputs,
+    which autotuning (minigan.backend) passes over, rather than a failure."""
+    def run(*args: Any, **meta: Any) -> None:
+        try:
+            kernel[grid](*args, **meta)
+        except OutOfResources as err:
+            raise ValueError(f"{op} (triton): tiles {tiles} do not fit this GPU: {err}"
+                             ) from err
+    return run

@@ -55,7 +55,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from minigan.kernels.arrays import KernelArg
+from minigan.kernels.arrays import KernelArg, launch
 
 ALLOW_TF32 = True
 MAX_HEAD_DIM = 256          # D and Dv: a program keeps whole rows of q, k, v, out in registers
@@ -414,7 +414,7 @@ def attention(q: Any, k: Any, v: Any, scale: float, xp: Any, out: Any = None,
         return out, lse
     meta, warps = _tiles(blocks, d, dv, q.dtype)
     grid = (triton.cdiv(nq, meta["BLOCK_M"]) * b * h,)
-    attention_forward_kernel[grid](
+    launch(op, attention_forward_kernel, grid, meta)(
         KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(out), KernelArg(lse),
         h, nq, nk, d, dv,
         *_strides(q), *_strides(k), *_strides(v), *_strides(out),
@@ -453,17 +453,17 @@ def attention_backward(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_out: Any
     scale_parts = _scale_parts(op, scale)
 
     delta = xp.empty((b, h, nq), dtype=acc)
-    attention_delta_kernel[(triton.cdiv(nq, meta["BLOCK_M"]) * b * h,)](
+    launch(op, attention_delta_kernel, (triton.cdiv(nq, meta["BLOCK_M"]) * b * h,), meta)(
         KernelArg(out), KernelArg(grad_out), KernelArg(delta),
         h, nq, width, *_strides(out), *_strides(grad_out),
         ACC=_meta(q.dtype)["ACC"], BLOCK_M=meta["BLOCK_M"], BLOCK_DV=meta["BLOCK_DV"],
         num_warps=warps)
-    attention_dkdv_kernel[(triton.cdiv(nk, meta["BLOCK_N"]) * b * h,)](
+    launch(op, attention_dkdv_kernel, (triton.cdiv(nk, meta["BLOCK_N"]) * b * h,), meta)(
         KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(grad_out), KernelArg(lse),
         KernelArg(delta), KernelArg(dk), KernelArg(dv),
         h, nq, nk, d, width, *strides, *_strides(dk), *_strides(dv), *scale_parts,
         **_meta(q.dtype), **meta, num_warps=warps)
-    attention_dq_kernel[(triton.cdiv(nq, meta["BLOCK_M"]) * b * h,)](
+    launch(op, attention_dq_kernel, (triton.cdiv(nq, meta["BLOCK_M"]) * b * h,), meta)(
         KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(grad_out), KernelArg(lse),
         KernelArg(delta), KernelArg(dq),
         h, nq, nk, d, width, *strides, *_strides(dq), *scale_parts,

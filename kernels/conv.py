@@ -33,10 +33,9 @@ from typing import Any
 
 import triton
 import triton.language as tl
-from triton.runtime.errors import OutOfResources
 
 from minigan.kernels import CONV_TILES
-from minigan.kernels.arrays import KernelArg
+from minigan.kernels.arrays import KernelArg, launch
 
 ALLOW_TF32 = True
 
@@ -353,19 +352,6 @@ def _geometry_args(geo: Any) -> tuple[int, ...]:
 DEFAULT_TILES = CONV_TILES["triton"]
 
 
-def _launch(op: str, kernel: Any, grid: tuple[int, int, int], tiles: dict) -> Any:
-    """``kernel[grid]``, whose call raises ValueError when the tile shape does not fit the
-    GPU (shared memory or registers for this dtype): a refusal of these inputs, which
-    autotuning passes over, rather than a failure."""
-    def launch(*args: Any, **meta: Any) -> None:
-        try:
-            kernel[grid](*args, **meta)
-        except OutOfResources as err:
-            raise ValueError(f"{op} (triton): tiles {tiles} do not fit this GPU: {err}"
-                             ) from err
-    return launch
-
-
 def taps_outer(channels: int, tiles: dict) -> bool:
     """conv2d's walk of its reduction: tap by tap over chunks of BLOCK_K channels when a
     chunk is at least half full, else flattened (conv2d_kernel's docstring)."""
@@ -394,7 +380,7 @@ def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any 
         return y
     grid = (triton.cdiv(n * out_hw[0] * out_hw[1], tiles["BLOCK_M"]),
             triton.cdiv(o // g, tiles["BLOCK_N"]), g)
-    _launch("conv2d", conv2d_kernel, grid, tiles)(
+    launch("conv2d", conv2d_kernel, grid, tiles)(
         KernelArg(x), KernelArg(w), KernelArg(y),
         n, c_g, h, wd, o // g, *out_hw,
         *_strides(x), *_strides(w), *_strides(y),
@@ -421,7 +407,7 @@ def conv_transpose2d(dy: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any
     largest = n * triton.cdiv(out_hw[0], sh) * triton.cdiv(out_hw[1], sw)  # pixels of a class
     grid = (triton.cdiv(largest, tiles["BLOCK_M"]) * sh * sw,
             triton.cdiv(c_g, tiles["BLOCK_N"]), g)
-    _launch("conv_transpose2d", conv_transpose2d_kernel, grid, tiles)(
+    launch("conv_transpose2d", conv_transpose2d_kernel, grid, tiles)(
         KernelArg(dy), KernelArg(w), KernelArg(dx),
         n, c_g, *out_hw, o // g, ho, wo,
         *_strides(dy), *_strides(w), *_strides(dx),
@@ -461,7 +447,7 @@ def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any,
     parts = xp.empty((split, g, o // g, taps), dtype=accumulator)
     grid = (triton.cdiv(o // g, tiles["BLOCK_M"]), triton.cdiv(taps, tiles["BLOCK_N"]),
             g * split)
-    _launch("conv2d_weight", conv2d_weight_kernel, grid, tiles)(
+    launch("conv2d_weight", conv2d_weight_kernel, grid, tiles)(
         KernelArg(x), KernelArg(dy), KernelArg(parts),
         n, c // g, h, wd, o // g, ho, wo, g, per_split,
         *_strides(x), *_strides(dy),

@@ -369,16 +369,17 @@ def _tune(op: str, device_type: str, args: tuple) -> Tuning:
     """Time each available implementation of ``op`` on ``args``: one warm-up call (it may
     compile a kernel), then the best of TUNING_REPEATS synchronized calls. A candidate that
     raises TypeError or ValueError refuses these inputs (the CUDA kernels take no float16,
-    a Triton tile shape may not fit the GPU in float64) and is skipped; when every
-    candidate refuses, the first one's error is raised, as it would be without
-    autotuning. Any other error is a failure and propagates."""
+    a Triton tile shape may not fit the GPU in float64), and one that runs out of memory
+    (the NumPy reference's N x N attention matrices, on a long sequence) cannot take them:
+    either is skipped; when every candidate is, the first one's error is raised, as it
+    would be without autotuning. Any other error is a failure and propagates."""
     seconds: dict[str, float] = {}
     refused: dict[str, str] = {}
     first_refusal: Exception | None = None
     for impl in _available(op, device_type):
         try:
             impl.fn(*args)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, MemoryError) as err:   # CuPy's OOM is a MemoryError
             refused[impl.name] = str(err)
             first_refusal = first_refusal or err
             continue

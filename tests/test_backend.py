@@ -146,6 +146,17 @@ def test_autotuning_skips_an_implementation_that_refuses_the_inputs(timed_op):
     assert "picky refused: picky: no float16" in str(tuning)
 
 
+def test_autotuning_skips_an_implementation_that_runs_out_of_memory(timed_op):
+    def hungry(x):
+        raise MemoryError("out of memory allocating 1073741824 bytes")
+    backend.register("timed_op", "hungry", ("cpu",))(hungry)
+    with backend.autotuning():
+        backend.run("timed_op", np.zeros(1))
+    (tuning,) = backend.tuning_results()
+    assert tuning.refused == {"hungry": "out of memory allocating 1073741824 bytes"}
+    assert tuning.chosen == "fast"
+
+
 def test_autotuning_raises_the_preferred_refusal_when_every_implementation_refuses():
     def refuse(message: str):
         def fn(x):

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from minigan.backend import implementations
+from minigan.kernels import ATTENTION_TILES
 from minigan.ops.attention import attention_backward_numpy, attention_numpy
 
 triton_attention = pytest.importorskip("minigan.kernels.attention")
@@ -74,6 +76,36 @@ def _check_forward_and_backward(xp, q, k, v, g, scale, blocks=BLOCKS):
 @pytest.mark.parametrize("nk", [BLOCK - 1, BLOCK, BLOCK + 1])
 def test_partial_tiles_of_queries_and_keys(xp, nq, nk):
     _check_forward_and_backward(xp, *_problem(1, 2, nq, nk, 4, 3, np.float64), 0.5)
+
+
+@pytest.mark.parametrize("name", sorted(ATTENTION_TILES))
+def test_every_registered_tile_shape_matches_the_reference_on_partial_tiles(xp, name):
+    """Each tile shape registered for autotuning (None: ``config``'s choice), with one
+    query more than its BLOCK_M and one key more than its BLOCK_N."""
+    blocks = ATTENTION_TILES[name]
+    rows, cols = (blocks["BLOCK_M"], blocks["BLOCK_N"]) if blocks else (64, 64)
+    _check_forward_and_backward(xp, *_problem(1, 1, rows + 1, cols + 1, 5, 3, np.float64),
+                                0.5, blocks)
+
+
+def test_each_attention_tile_shape_is_a_registered_implementation():
+    for op in ("attention", "attention_backward"):
+        assert set(ATTENTION_TILES) <= set(implementations(op))
+
+
+def test_a_tile_shape_that_does_not_fit_the_gpu_is_a_refusal(xp, monkeypatch):
+    from triton.runtime.errors import OutOfResources
+
+    class Unfit:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                raise OutOfResources(262144, 232448, "shared memory")
+            return launch
+    monkeypatch.setattr(triton_attention, "attention_forward_kernel", Unfit())
+    with pytest.raises(ValueError, match=r"attention \(triton\): tiles .*'BLOCK_M': 128.* "
+                                         r"do not fit this GPU: out of resource"):
+        triton_attention.attention(*(xp.zeros((1, 1, 4, 2)) for _ in range(3)), 1.0, xp,
+                                   blocks=ATTENTION_TILES["triton-128x64"])
 
 
 @pytest.mark.parametrize("d, dv", [(1, 1), (5, 7), (17, 20), (16, 33)])
