@@ -59,10 +59,11 @@ def info_text() -> str:
             except RuntimeError:
                 chosen.append(f"{device_type} -> none")
         lines.append(f"{op}: {', '.join(chosen)}")
+        width = max(map(len, impls))
         for name, impl in sorted(impls.items()):
             reason = impl.why_unavailable()
             state = "available" if reason is None else f"unavailable: {reason}"
-            lines.append(f"    {name:<8} on {'/'.join(impl.devices):<9} {state}")
+            lines.append(f"    {name:<{width}} on {'/'.join(impl.devices):<9} {state}")
     return "\n".join(lines)
 
 
