@@ -270,26 +270,40 @@ def conv2d_weight_kernel(
     sh, sw, ph, pw, dh, dw,
     # meta-parameters
     KH: tl.constexpr, KW: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+    TAPS_OUTER: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
-    """One (BLOCK_M output channels) x (BLOCK_N taps (c, p, q)) tile of the partial sum of
-    dW over the pixels [split * PIXELS_PER_SPLIT, (split + 1) * PIXELS_PER_SPLIT).
+    """One (BLOCK_M output channels) x (BLOCK_N columns (c, p, q)) tile of the partial sum
+    of dW over the pixels [split * PIXELS_PER_SPLIT, (split + 1) * PIXELS_PER_SPLIT).
 
-    part: (SPLIT, GROUPS, O/g, (C/g) kh kw); the caller sums over SPLIT.
+    part: (SPLIT, GROUPS, O/g, (C/g) kh kw); the caller sums over SPLIT. The columns of a
+    tile, chosen by the launcher as conv2d_kernel's walks are:
+      TAPS_OUTER: BLOCK_N channels c at one tap (p, q), program_id(1) = c tile * kh kw +
+        tap. The input pixel (h, w) a row reads depends on the tap only, so the x tile's
+        address and mask are per pixel. For layers of many channels.
+      else: BLOCK_N consecutive (c, p, q), each column's (h, w) computed apart (an RGB
+        input: 48 columns (c, p, q) for 4x4 taps, where channels alone would be 3).
     """
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
     g = tl.program_id(2) % GROUPS
     split = tl.program_id(2) // GROUPS
     P = N * Ho * Wo
     TAPS = C_G * KH * KW
 
-    # -- rows: output channels o; columns: taps (c, p, q) --------------------------------
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    c = offs_n // (KH * KW)
-    p = (offs_n // KW) % KH
-    q = offs_n % KW
+    # -- rows: output channels o; columns: (c, p, q), whose index in dW is c kh kw + tap --
+    offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    if TAPS_OUTER:
+        tap = tl.program_id(1) % (KH * KW)
+        c = tl.program_id(1) // (KH * KW) * BLOCK_N + tl.arange(0, BLOCK_N)
+        p = tap // KW                                              # scalars
+        q = tap % KW
+        columns = c * (KH * KW) + tap
+        col_ok = c < C_G
+    else:
+        columns = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+        c = columns // (KH * KW)
+        p = (columns // KW) % KH
+        q = columns % KW
+        col_ok = columns < TAPS
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     start = split * PIXELS_PER_SPLIT
@@ -303,17 +317,22 @@ def conv2d_weight_kernel(
         a_mask = (offs_m[:, None] < O_G) & in_range[None, :]
         a = tl.load(dy_ptr + n[None, :] * stride_yn + (g * O_G + offs_m[:, None]) * stride_yc
                     + i[None, :] * stride_yh + j[None, :] * stride_yw, mask=a_mask, other=0.0)
-        h = i[:, None] * sh - ph + p[None, :] * dh                 # (BLOCK_K, BLOCK_N)
-        w = j[:, None] * sw - pw + q[None, :] * dw
+        # -- the input pixel (h, w) each (pixel, column) reads ---------------------------
+        if TAPS_OUTER:
+            h = (i * sh - ph + p * dh)[:, None]                    # (BLOCK_K, 1)
+            w = (j * sw - pw + q * dw)[:, None]
+        else:
+            h = i[:, None] * sh - ph + p[None, :] * dh             # (BLOCK_K, BLOCK_N)
+            w = j[:, None] * sw - pw + q[None, :] * dw
         inside = (h >= 0) & (h < H) & (w >= 0) & (w < W)
-        b_mask = in_range[:, None] & (offs_n[None, :] < TAPS) & inside
+        b_mask = in_range[:, None] & col_ok[None, :] & inside
         b = tl.load(x_ptr + n[:, None] * stride_xn + (g * C_G + c[None, :]) * stride_xc
                     + h * stride_xh + w * stride_xw, mask=b_mask, other=0.0)
         acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
 
-    part_mask = (offs_m[:, None] < O_G) & (offs_n[None, :] < TAPS)
+    part_mask = (offs_m[:, None] < O_G) & col_ok[None, :]
     base = part_ptr + (split * GROUPS + g) * O_G * TAPS
-    tl.store(base + offs_m[:, None] * TAPS + offs_n[None, :], acc, mask=part_mask)
+    tl.store(base + offs_m[:, None] * TAPS + columns[None, :], acc, mask=part_mask)
 
 
 # --------------------------------------------------------------------------------------
@@ -352,10 +371,11 @@ def _geometry_args(geo: Any) -> tuple[int, ...]:
 DEFAULT_TILES = CONV_TILES["triton"]
 
 
-def taps_outer(channels: int, tiles: dict) -> bool:
-    """conv2d's walk of its reduction: tap by tap over chunks of BLOCK_K channels when a
-    chunk is at least half full, else flattened (conv2d_kernel's docstring)."""
-    return 2 * channels >= tiles["BLOCK_K"]
+def taps_outer(channels: int, block: int) -> bool:
+    """Whether a kernel walks tap by tap, over chunks of ``block`` channels (conv2d's
+    BLOCK_K, conv2d_weight's BLOCK_N), rather than over (c, p, q) flattened: when a chunk
+    is at least half full (conv2d_kernel's docstring)."""
+    return 2 * channels >= block
 
 
 def _output(op: str, out: Any, shape: tuple[int, ...], like: Any, xp: Any) -> Any:
@@ -385,7 +405,7 @@ def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any 
         n, c_g, h, wd, o // g, *out_hw,
         *_strides(x), *_strides(w), *_strides(y),
         *_geometry_args(geo),
-        KH=kh, KW=kw, **_meta(x.dtype), TAPS_OUTER=taps_outer(c_g, tiles), **tiles)
+        KH=kh, KW=kw, **_meta(x.dtype), TAPS_OUTER=taps_outer(c_g, tiles["BLOCK_K"]), **tiles)
     return y
 
 
@@ -438,19 +458,19 @@ def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any,
     pixels = n * ho * wo
     if o == 0 or taps == 0 or pixels == 0:
         return xp.zeros((o, c // g, kh, kw), dtype=x.dtype)
-    programs = (triton.cdiv(o // g, tiles["BLOCK_M"]) * triton.cdiv(taps, tiles["BLOCK_N"])
-                * g)
-    split = _splits(pixels, programs)
+    by_tap = taps_outer(c // g, tiles["BLOCK_N"])
+    columns = (triton.cdiv(c // g, tiles["BLOCK_N"]) * kh * kw if by_tap
+               else triton.cdiv(taps, tiles["BLOCK_N"]))
+    split = _splits(pixels, triton.cdiv(o // g, tiles["BLOCK_M"]) * columns * g)
     per_split = triton.cdiv(triton.cdiv(pixels, split), tiles["BLOCK_K"]) * tiles["BLOCK_K"]
     split = triton.cdiv(pixels, per_split)
     accumulator = "float64" if str(x.dtype) == "float64" else "float32"
     parts = xp.empty((split, g, o // g, taps), dtype=accumulator)
-    grid = (triton.cdiv(o // g, tiles["BLOCK_M"]), triton.cdiv(taps, tiles["BLOCK_N"]),
-            g * split)
+    grid = (triton.cdiv(o // g, tiles["BLOCK_M"]), columns, g * split)
     launch("conv2d_weight", conv2d_weight_kernel, grid, tiles)(
         KernelArg(x), KernelArg(dy), KernelArg(parts),
         n, c // g, h, wd, o // g, ho, wo, g, per_split,
         *_strides(x), *_strides(dy),
         *_geometry_args(geo),
-        KH=kh, KW=kw, **_meta(x.dtype), **tiles)
+        KH=kh, KW=kw, **_meta(x.dtype), TAPS_OUTER=by_tap, **tiles)
     return parts.sum(axis=0).astype(x.dtype).reshape(o, c // g, kh, kw)

@@ -100,18 +100,18 @@ def test_every_tile_shape_matches_the_reference_on_its_partial_tiles(xp, name):
     (6, Geometry((2, 1), (0, 2), (1, 2), 3)),           # asymmetric, dilated, grouped
     (34, Geometry((3, 3), (2, 0), (2, 1), 2)),          # strided, dilated, two chunks a group
 ])
-def test_both_walks_of_the_conv2d_reduction_match_the_reference(xp, monkeypatch, taps_outer,
-                                                               channels, geometry):
-    """Tap by tap over channel chunks, or flattened: each on any channel count."""
-    monkeypatch.setattr(triton_conv, "taps_outer", lambda c, tiles: taps_outer)
+def test_both_walks_of_conv2d_and_conv2d_weight_match_the_reference(xp, monkeypatch,
+                                                                    taps_outer, channels,
+                                                                    geometry):
+    """Tap by tap over channel chunks, or flattened (c, p, q): each on any channel count."""
+    monkeypatch.setattr(triton_conv, "taps_outer", lambda channels, block: taps_outer)
     x = _random((2, channels, 9, 10), np.float64)
     w = _random((5 * geometry.groups, channels // geometry.groups, 4, 3), np.float64, seed=3)
     _check_all_three(xp, x, w, geometry, np.float64)
 
 
-def test_conv2d_walks_tap_by_tap_when_a_channel_chunk_is_at_least_half_full():
-    tiles = dict(BLOCK_K=32)
-    assert [triton_conv.taps_outer(c, tiles) for c in (3, 15, 16, 64)] == [
+def test_the_walk_is_tap_by_tap_when_a_channel_chunk_is_at_least_half_full():
+    assert [triton_conv.taps_outer(c, 32) for c in (3, 15, 16, 64)] == [
         False, False, True, True]
 
 
@@ -289,7 +289,7 @@ def test_every_tile_shape_compiles_for_sm90_within_an_h100s_shared_memory():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "too much shared memory" not in result.stdout, result.stdout
     rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
-    assert len(rows) == 4 * len(CONV_TILES)          # conv2d's two walks and two more kernels
+    assert len(rows) == 5 * len(CONV_TILES)     # conv2d's and conv2d_weight's two walks each
     assert {row[0] for row in rows} == set(CONV_TILES)
     for row in rows:
         assert int(row[-1]) <= 227 * 1024, row
