@@ -62,3 +62,15 @@ def launch(op: str, kernel: Any, grid: tuple[int, ...], tiles: dict) -> Callable
             raise ValueError(f"{op} (triton): tiles {tiles} do not fit this GPU: {err}"
                              ) from err
     return run
+
+
+def cdiv(a: int, b: int) -> int:
+    """ceil(a / b) for the grid, in plain Python: ``triton.cdiv`` costs microseconds a call
+    from Python, and a launcher computes several."""
+    return -(-a // b)
+
+
+def next_power_of_2(n: int) -> int:
+    """The smallest power of two >= n for n >= 1, and 0 for 0, as
+    ``triton.next_power_of_2``."""
+    return 1 << (n - 1).bit_length() if n > 0 else 0

@@ -55,7 +55,8 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from minigan.kernels.arrays import KernelArg, launch
+from minigan.backend import dtype_name
+from minigan.kernels.arrays import KernelArg, cdiv, launch, next_power_of_2
 
 ALLOW_TF32 = True
 MAX_HEAD_DIM = 256          # D and Dv: a program keeps whole rows of q, k, v, out in registers
@@ -305,20 +306,20 @@ _DTYPES = ("float16", "float32", "float64")
 
 
 def _accumulator(dtype: Any) -> str:
-    return "float64" if str(dtype) == "float64" else "float32"
+    return "float64" if dtype_name(dtype) == "float64" else "float32"
 
 
 def _meta(dtype: Any) -> dict:
     """Accumulator type and dot precision for the input dtype."""
-    if str(dtype) == "float64":
+    if dtype_name(dtype) == "float64":
         return dict(ACC=tl.float64, PRECISION="ieee")
-    precision = "tf32" if ALLOW_TF32 and str(dtype) == "float32" else "ieee"
+    precision = "tf32" if ALLOW_TF32 and dtype_name(dtype) == "float32" else "ieee"
     return dict(ACC=tl.float32, PRECISION=precision)
 
 
 def _feature_block(size: int) -> int:
     """The feature tile: the next power of two, at least 16 (the smallest tl.dot)."""
-    return max(16, triton.next_power_of_2(size))
+    return max(16, next_power_of_2(size))
 
 
 def config(d: int, dv: int, itemsize: int) -> dict:
@@ -353,7 +354,7 @@ def _check(op: str, q: Any, k: Any, v: Any, *others: Any) -> None:
     and grad_out (B, H, Nq, Dv); one supported dtype; int32-addressable sizes."""
     arrays = (q, k, v, *others)
     shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
-    dtypes = {str(a.dtype) for a in arrays}
+    dtypes = {dtype_name(a.dtype) for a in arrays}
     if len(dtypes) != 1 or not dtypes <= set(_DTYPES):
         raise TypeError(f"{op} (triton): needs float16, float32 or float64 arrays of one "
                         f"dtype, got {sorted(dtypes)}")
@@ -382,7 +383,7 @@ def _output(op: str, name: str, given: Any, shape: tuple[int, ...], dtype: str, 
     """A new output, or the caller's (tests pass one filled with NaN)."""
     if given is None:
         return xp.empty(shape, dtype=dtype)
-    if tuple(given.shape) != tuple(shape) or str(given.dtype) != dtype:
+    if tuple(given.shape) != tuple(shape) or dtype_name(given.dtype) != dtype:
         raise ValueError(f"{op} (triton): {name} has shape {tuple(given.shape)} and dtype "
                          f"{given.dtype}, expected {tuple(shape)} and {dtype}")
     if name == "lse" and not given.flags.c_contiguous:
@@ -392,7 +393,7 @@ def _output(op: str, name: str, given: Any, shape: tuple[int, ...], dtype: str, 
 
 def _tiles(blocks: dict | None, d: int, dv: int, dtype: Any) -> tuple[dict, int]:
     """The meta-parameters (``config``, with the caller's ``blocks`` on top) and warps."""
-    meta = dict(config(d, dv, np.dtype(str(dtype)).itemsize), **(blocks or {}))
+    meta = dict(config(d, dv, np.dtype(dtype).itemsize), **(blocks or {}))
     return meta, meta.pop("num_warps")
 
 
@@ -408,12 +409,12 @@ def attention(q: Any, k: Any, v: Any, scale: float, xp: Any, out: Any = None,
     q, k, v = (xp.ascontiguousarray(a) for a in (q, k, v))
     b, h, nq, d = q.shape
     nk, dv = v.shape[2:]
-    out = _output(op, "out", out, (b, h, nq, dv), str(q.dtype), xp)
+    out = _output(op, "out", out, (b, h, nq, dv), dtype_name(q.dtype), xp)
     lse = _output(op, "lse", lse, (b, h, nq), _accumulator(q.dtype), xp)
     if lse.size == 0:
         return out, lse
     meta, warps = _tiles(blocks, d, dv, q.dtype)
-    grid = (triton.cdiv(nq, meta["BLOCK_M"]) * b * h,)
+    grid = (cdiv(nq, meta["BLOCK_M"]) * b * h,)
     launch(op, attention_forward_kernel, grid, meta)(
         KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(out), KernelArg(lse),
         h, nq, nk, d, dv,
@@ -431,14 +432,14 @@ def attention_backward(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_out: Any
     op = "attention_backward"
     _check(op, q, k, v, out, grad_out)
     acc = _accumulator(q.dtype)
-    if tuple(lse.shape) != tuple(q.shape[:3]) or str(lse.dtype) != acc:
+    if tuple(lse.shape) != tuple(q.shape[:3]) or dtype_name(lse.dtype) != acc:
         raise ValueError(f"{op} (triton): lse must have shape {tuple(q.shape[:3])} and dtype "
                          f"{acc}, got {tuple(lse.shape)} and {lse.dtype}")
     q, k, v, out, lse, grad_out = (xp.ascontiguousarray(a)
                                    for a in (q, k, v, out, lse, grad_out))
     b, h, nq, d = q.shape
     nk, width = v.shape[2:]
-    dtype = str(q.dtype)
+    dtype = dtype_name(q.dtype)
     dq = _output(op, "dq", dq, q.shape, dtype, xp)
     dk = _output(op, "dk", dk, k.shape, dtype, xp)
     dv = _output(op, "dv", dv, v.shape, dtype, xp)
@@ -453,17 +454,17 @@ def attention_backward(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_out: Any
     scale_parts = _scale_parts(op, scale)
 
     delta = xp.empty((b, h, nq), dtype=acc)
-    launch(op, attention_delta_kernel, (triton.cdiv(nq, meta["BLOCK_M"]) * b * h,), meta)(
+    launch(op, attention_delta_kernel, (cdiv(nq, meta["BLOCK_M"]) * b * h,), meta)(
         KernelArg(out), KernelArg(grad_out), KernelArg(delta),
         h, nq, width, *_strides(out), *_strides(grad_out),
         ACC=_meta(q.dtype)["ACC"], BLOCK_M=meta["BLOCK_M"], BLOCK_DV=meta["BLOCK_DV"],
         num_warps=warps)
-    launch(op, attention_dkdv_kernel, (triton.cdiv(nk, meta["BLOCK_N"]) * b * h,), meta)(
+    launch(op, attention_dkdv_kernel, (cdiv(nk, meta["BLOCK_N"]) * b * h,), meta)(
         KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(grad_out), KernelArg(lse),
         KernelArg(delta), KernelArg(dk), KernelArg(dv),
         h, nq, nk, d, width, *strides, *_strides(dk), *_strides(dv), *scale_parts,
         **_meta(q.dtype), **meta, num_warps=warps)
-    launch(op, attention_dq_kernel, (triton.cdiv(nq, meta["BLOCK_M"]) * b * h,), meta)(
+    launch(op, attention_dq_kernel, (cdiv(nq, meta["BLOCK_M"]) * b * h,), meta)(
         KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(grad_out), KernelArg(lse),
         KernelArg(delta), KernelArg(dq),
         h, nq, nk, d, width, *strides, *_strides(dq), *scale_parts,

@@ -34,8 +34,9 @@ from typing import Any
 import triton
 import triton.language as tl
 
+from minigan.backend import dtype_name
 from minigan.kernels import CONV_TILES
-from minigan.kernels.arrays import KernelArg, launch
+from minigan.kernels.arrays import KernelArg, cdiv, launch, next_power_of_2
 
 ALLOW_TF32 = True
 
@@ -341,14 +342,14 @@ def conv2d_weight_kernel(
 
 def _meta(dtype: Any) -> dict:
     """Accumulator type and dot precision for the input dtype."""
-    if str(dtype) == "float64":
+    if dtype_name(dtype) == "float64":
         return dict(ACC=tl.float64, PRECISION="ieee")
-    precision = "tf32" if ALLOW_TF32 and str(dtype) == "float32" else "ieee"
+    precision = "tf32" if ALLOW_TF32 and dtype_name(dtype) == "float32" else "ieee"
     return dict(ACC=tl.float32, PRECISION=precision)
 
 
 def _check(op: str, *arrays: Any) -> None:
-    dtypes = {str(a.dtype) for a in arrays}
+    dtypes = {dtype_name(a.dtype) for a in arrays}
     if len(dtypes) != 1 or not dtypes <= {"float16", "float32", "float64"}:
         raise TypeError(f"{op} (triton): needs float16, float32 or float64 arrays of one "
                         f"dtype, got {sorted(dtypes)}")
@@ -398,8 +399,8 @@ def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any 
     y = _output("conv2d", out, (n, o, *out_hw), x, xp)
     if y.size == 0:
         return y
-    grid = (triton.cdiv(n * out_hw[0] * out_hw[1], tiles["BLOCK_M"]),
-            triton.cdiv(o // g, tiles["BLOCK_N"]), g)
+    grid = (cdiv(n * out_hw[0] * out_hw[1], tiles["BLOCK_M"]),
+            cdiv(o // g, tiles["BLOCK_N"]), g)
     launch("conv2d", conv2d_kernel, grid, tiles)(
         KernelArg(x), KernelArg(w), KernelArg(y),
         n, c_g, h, wd, o // g, *out_hw,
@@ -424,15 +425,15 @@ def conv_transpose2d(dy: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any
         dx[...] = 0
         return dx
     sh, sw = geo.stride
-    largest = n * triton.cdiv(out_hw[0], sh) * triton.cdiv(out_hw[1], sw)  # pixels of a class
-    grid = (triton.cdiv(largest, tiles["BLOCK_M"]) * sh * sw,
-            triton.cdiv(c_g, tiles["BLOCK_N"]), g)
+    largest = n * cdiv(out_hw[0], sh) * cdiv(out_hw[1], sw)  # pixels of a class
+    grid = (cdiv(largest, tiles["BLOCK_M"]) * sh * sw,
+            cdiv(c_g, tiles["BLOCK_N"]), g)
     launch("conv_transpose2d", conv_transpose2d_kernel, grid, tiles)(
         KernelArg(dy), KernelArg(w), KernelArg(dx),
         n, c_g, *out_hw, o // g, ho, wo,
         *_strides(dy), *_strides(w), *_strides(dx),
         *_geometry_args(geo),
-        KH=kh, KW=kw, KH_POW2=triton.next_power_of_2(kh), KW_POW2=triton.next_power_of_2(kw),
+        KH=kh, KW=kw, KH_POW2=next_power_of_2(kh), KW_POW2=next_power_of_2(kw),
         **_meta(dy.dtype), **tiles)
     return dx
 
@@ -440,7 +441,7 @@ def conv_transpose2d(dy: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any
 def _splits(pixels: int, programs: int) -> int:
     """Split the pixel reduction of ``programs`` output tiles so that about 4 x 132
     programs run (an H100's SM count), each still summing at least 256 pixels."""
-    return max(1, min(triton.cdiv(528, programs), triton.cdiv(pixels, 256)))
+    return max(1, min(cdiv(528, programs), cdiv(pixels, 256)))
 
 
 def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any,
@@ -459,18 +460,19 @@ def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any,
     if o == 0 or taps == 0 or pixels == 0:
         return xp.zeros((o, c // g, kh, kw), dtype=x.dtype)
     by_tap = taps_outer(c // g, tiles["BLOCK_N"])
-    columns = (triton.cdiv(c // g, tiles["BLOCK_N"]) * kh * kw if by_tap
-               else triton.cdiv(taps, tiles["BLOCK_N"]))
-    split = _splits(pixels, triton.cdiv(o // g, tiles["BLOCK_M"]) * columns * g)
-    per_split = triton.cdiv(triton.cdiv(pixels, split), tiles["BLOCK_K"]) * tiles["BLOCK_K"]
-    split = triton.cdiv(pixels, per_split)
-    accumulator = "float64" if str(x.dtype) == "float64" else "float32"
+    columns = (cdiv(c // g, tiles["BLOCK_N"]) * kh * kw if by_tap
+               else cdiv(taps, tiles["BLOCK_N"]))
+    split = _splits(pixels, cdiv(o // g, tiles["BLOCK_M"]) * columns * g)
+    per_split = cdiv(cdiv(pixels, split), tiles["BLOCK_K"]) * tiles["BLOCK_K"]
+    split = cdiv(pixels, per_split)
+    accumulator = "float64" if dtype_name(x.dtype) == "float64" else "float32"
     parts = xp.empty((split, g, o // g, taps), dtype=accumulator)
-    grid = (triton.cdiv(o // g, tiles["BLOCK_M"]), columns, g * split)
+    grid = (cdiv(o // g, tiles["BLOCK_M"]), columns, g * split)
     launch("conv2d_weight", conv2d_weight_kernel, grid, tiles)(
         KernelArg(x), KernelArg(dy), KernelArg(parts),
         n, c // g, h, wd, o // g, ho, wo, g, per_split,
         *_strides(x), *_strides(dy),
         *_geometry_args(geo),
         KH=kh, KW=kw, **_meta(x.dtype), TAPS_OUTER=by_tap, **tiles)
-    return parts.sum(axis=0).astype(x.dtype).reshape(o, c // g, kh, kw)
+    dw = parts[0] if split == 1 else parts.sum(axis=0)       # (g, O/g, (C/g) kh kw)
+    return dw.astype(x.dtype, copy=False).reshape(o, c // g, kh, kw)

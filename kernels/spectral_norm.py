@@ -63,7 +63,8 @@ from typing import Any
 import triton
 import triton.language as tl
 
-from minigan.kernels.arrays import KernelArg
+from minigan.backend import dtype_name
+from minigan.kernels.arrays import KernelArg, cdiv, next_power_of_2
 
 PROGRAMS = 132   # an H100's SM count: aim for about one column slab per SM
 TILE = 8192      # elements of a (BLOCK_M, BLOCK_N) tile: 32 per thread with 8 warps,
@@ -172,7 +173,7 @@ def _check(weight: Any, u: Any, n_iterations: int, eps: float) -> None:
                          f"and {tuple(u.shape)}")
     if weight.size == 0:
         raise ValueError(f"{op}: weight of shape {tuple(weight.shape)} has no elements")
-    dtypes = {str(weight.dtype), str(u.dtype)}
+    dtypes = {dtype_name(weight.dtype), dtype_name(u.dtype)}
     if len(dtypes) != 1 or not dtypes <= {"float16", "float32", "float64"}:
         raise TypeError(f"{op}: needs float16, float32 or float64 arrays of one dtype, got "
                         f"weight {weight.dtype} and u {u.dtype}")
@@ -188,8 +189,8 @@ def _check(weight: Any, u: Any, n_iterations: int, eps: float) -> None:
 def blocks(m: int, n: int) -> tuple[int, int]:
     """(BLOCK_M, BLOCK_N): about PROGRAMS column slabs of 16 to 256 columns, and row
     tiles of TILE elements (no taller than W, rounded up to a power of two)."""
-    block_n = min(max(16, triton.next_power_of_2(triton.cdiv(n, PROGRAMS))), 256)
-    block_m = min(max(16, triton.next_power_of_2(m)), TILE // block_n)
+    block_n = min(max(16, next_power_of_2(cdiv(n, PROGRAMS))), 256)
+    block_m = min(max(16, next_power_of_2(m)), TILE // block_n)
     return block_m, block_n
 
 
@@ -205,8 +206,8 @@ def spectral_norm_power_iteration(weight: Any, u: Any, n_iterations: int, eps: f
     m, n = weight.shape
     default_m, default_n = blocks(m, n)
     block_m, block_n = block_m or default_m, block_n or default_n
-    programs = triton.cdiv(n, block_n)
-    acc = "float64" if str(weight.dtype) == "float64" else "float32"
+    programs = cdiv(n, block_n)
+    acc = "float64" if dtype_name(weight.dtype) == "float64" else "float32"
     u_out = xp.empty(m, dtype=acc)
     v = xp.empty(n, dtype=acc)
     sigma = xp.empty((), dtype=acc)

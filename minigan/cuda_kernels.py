@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigan import extension
-from minigan.backend import cupy_module, device_of, implementations, register
+from minigan.backend import cupy_module, device_of, dtype_name, implementations, register
 
 _DTYPES = ("float32", "float64")
 
@@ -41,7 +41,7 @@ def _shapes(arrays: dict[str, Any]) -> str:
 def check_arrays(op: str, arrays: dict[str, Any], ndim: int | None = None) -> str:
     """One dtype (float32 or float64) and one device for all ``arrays`` (name -> array),
     each ``ndim``-dimensional when given; returns the dtype's name."""
-    dtypes = {str(a.dtype) for a in arrays.values()}
+    dtypes = {dtype_name(a.dtype) for a in arrays.values()}
     if len(dtypes) != 1 or not dtypes <= set(_DTYPES):
         found = ", ".join(f"{name} {a.dtype}" for name, a in arrays.items())
         raise TypeError(f"{op} (cuda): needs float32 or float64 arrays of one dtype, got "
@@ -127,7 +127,7 @@ def check_attention(op: str, q: Any, k: Any, v: Any, out: Any = None, lse: Any =
                          f"{_shapes(arrays)}")
     if nk == 0:
         raise ValueError(f"{op} (cuda): needs at least one key, got {_shapes(arrays)}")
-    if lse is not None and (tuple(lse.shape) != (b, h, nq) or str(lse.dtype) != dtype):
+    if lse is not None and (tuple(lse.shape) != (b, h, nq) or dtype_name(lse.dtype) != dtype):
         raise ValueError(f"{op} (cuda): lse must have shape {(b, h, nq)} and dtype {dtype}, "
                          f"got {tuple(lse.shape)} and {lse.dtype}")
     return dtype
@@ -272,7 +272,7 @@ def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_
     through a contiguous copy, written back afterwards. This is the default for Adam on a
     GPU, so a float16 parameter, which the kernel does not take, runs the NumPy code on its
     CuPy arrays instead of failing."""
-    if str(param.dtype) not in _DTYPES:
+    if dtype_name(param.dtype) not in _DTYPES:
         return implementations("adam_step")["numpy"].fn(
             param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
             weight_decay, bias_correction1, bias_correction2, decoupled_weight_decay, maximize)

@@ -34,6 +34,13 @@ def test_cupy_is_not_imported_for_cpu_work():
     assert out.strip().endswith("False")
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int64", "bool"])
+def test_dtype_name_is_str_of_the_dtype(dtype):
+    for _ in range(2):                                  # computed, then remembered
+        assert backend.dtype_name(np.dtype(dtype)) == str(np.dtype(dtype)) == dtype
+        assert backend.dtype_name(np.zeros(1, dtype).dtype) == dtype
+
+
 @pytest.fixture
 def toy_op():
     backend.register("toy_op", "numpy", ("cpu", "cuda"))(lambda x: x + 1)

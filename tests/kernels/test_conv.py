@@ -293,3 +293,14 @@ def test_every_tile_shape_compiles_for_sm90_within_an_h100s_shared_memory():
     assert {row[0] for row in rows} == set(CONV_TILES)
     for row in rows:
         assert int(row[-1]) <= 227 * 1024, row
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float16])
+def test_weight_gradient_summed_over_split_pixel_ranges_matches_the_reference(xp, dtype):
+    """Enough pixels (2 x 24 x 24) that conv2d_weight splits its reduction over several
+    programs and adds their partial sums; float16 also casts the float32 sum back."""
+    x = _random((2, 3, 24, 24), dtype)
+    w = (_random((5, 3, 3, 3), dtype, seed=2) * 0.3).astype(dtype)
+    programs = 1                                   # one output tile: O = 5, 27 columns
+    assert triton_conv._splits(2 * 24 * 24, programs) > 1
+    _check_all_three(xp, x, w, Geometry((1, 1), (1, 1), (1, 1), 1), dtype)

@@ -1,0 +1,86 @@
+"""Host time of minigan's Triton launchers, without a GPU: each kernel's launch replaced by
+a no-op, so what is timed is the Python around it (argument checks, strides, the grid,
+the pointer adapters, the meta-parameters, outputs allocated with NumPy), the work that
+precedes every kernel launch on a GPU. Triton's own launch path and CuPy's allocator are
+not in it.
+
+Shapes: a DCGAN layer (64 x 64 x 16 x 16 -> 128 channels, 4x4 stride 2), SAGAN attention
+at N = 256 (64 images, queries and keys of 8 channels, values of 32), a 128 x 1024
+spectral-norm weight. conv2d_weight also sums its split partials, a real NumPy reduction
+here (a CuPy kernel on a GPU), so its row is mostly that sum.
+
+    python bench/launch_overhead.py [--calls 500] [--rounds 7]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ["TRITON_INTERPRET"] = "1"       # the kernels are never run: no GPU needed
+
+import numpy as np  # noqa: E402
+
+from minigan.kernels import attention, conv, spectral_norm  # noqa: E402
+from minigan.ops.conv import Geometry  # noqa: E402
+
+KERNELS = {
+    conv: ("conv2d_kernel", "conv_transpose2d_kernel", "conv2d_weight_kernel"),
+    attention: ("attention_forward_kernel", "attention_delta_kernel",
+                "attention_dkdv_kernel", "attention_dq_kernel"),
+    spectral_norm: ("power_iteration_step_kernel",),
+}
+
+
+class NoLaunch:
+    """Stands for a @triton.jit kernel: ``kernel[grid](*args, **meta)`` does nothing."""
+
+    def __getitem__(self, grid: tuple) -> object:
+        return lambda *args, **meta: None
+
+
+def cases() -> dict:
+    f32 = np.float32
+    x, w = np.zeros((64, 64, 16, 16), f32), np.zeros((128, 64, 4, 4), f32)
+    dy, geo = np.zeros((64, 128, 8, 8), f32), Geometry((2, 2), (1, 1), (1, 1), 1)
+    y, dx = np.empty((64, 128, 8, 8), f32), np.empty_like(x)
+    q, v = np.zeros((64, 1, 256, 8), f32), np.zeros((64, 1, 256, 32), f32)
+    out, lse = np.empty_like(v), np.empty((64, 1, 256), f32)
+    weight, u = np.zeros((128, 1024), f32), np.zeros(128, f32)
+    return {
+        "conv2d": lambda: conv.conv2d(x, w, geo, (8, 8), np, out=y),
+        "conv_transpose2d": lambda: conv.conv_transpose2d(dy, w, geo, (16, 16), np, out=dx),
+        "conv2d_weight": lambda: conv.conv2d_weight(x, dy, geo, (4, 4), np),
+        "attention": lambda: attention.attention(q, q, v, 0.3, np, out=out, lse=lse),
+        "attention_backward": lambda: attention.attention_backward(
+            q, q, v, out, lse, out, 0.3, np, np.empty_like(q), np.empty_like(q),
+            np.empty_like(v)),
+        "spectral_norm_power_iteration": lambda: spectral_norm.spectral_norm_power_iteration(
+            weight, u, 1, 1e-12, np),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=500, help="calls per timed block")
+    parser.add_argument("--rounds", type=int, default=7, help="timed blocks per launcher")
+    args = parser.parse_args()
+    for module, names in KERNELS.items():
+        for name in names:
+            setattr(module, name, NoLaunch())
+    print(f"{'launcher':<32}{'median µs':>10}{'min µs':>9}")
+    for name, call in cases().items():
+        for _ in range(args.calls // 5):
+            call()                                                   # warm-up
+        samples = []
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            for _ in range(args.calls):
+                call()
+            samples.append((time.perf_counter() - start) / args.calls * 1e6)
+        print(f"{name:<32}{statistics.median(samples):>10.1f}{min(samples):>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
