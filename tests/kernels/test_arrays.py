@@ -1,4 +1,9 @@
-"""Tests for kernels/arrays.py's launch helpers: the grid arithmetic agrees with Triton's."""
+"""Tests for kernels/arrays.py's launch helpers: the grid arithmetic agrees with Triton's,
+and bench/launch_overhead.py, which times the launchers that use them."""
+import pathlib
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -14,3 +19,17 @@ def test_cdiv_is_triton_cdiv(a, b):
 @given(st.integers(0, 2 ** 40))
 def test_next_power_of_2_is_tritons(n):
     assert next_power_of_2(n) == triton.next_power_of_2(n)
+
+
+def test_bench_launch_overhead_times_every_launcher():
+    """bench/launch_overhead.py (the host time of the launchers, kernels stubbed) runs and
+    prints one timed row per launcher."""
+    script = pathlib.Path(__file__).resolve().parents[2] / "bench" / "launch_overhead.py"
+    result = subprocess.run([sys.executable, str(script), "--calls", "5", "--rounds", "2"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == [
+        "conv2d", "conv_transpose2d", "conv2d_weight", "attention", "attention_backward",
+        "spectral_norm_power_iteration"]
+    assert all(float(row[1]) > 0 for row in rows)
