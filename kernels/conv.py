@@ -73,7 +73,6 @@ def conv2d_kernel(
     pid_n = tl.program_id(1)
     g = tl.program_id(2)
     M = N * Ho * Wo
-    K = C_G * KH * KW
 
     # -- rows: output pixels (n, i, j); columns: output channels of this group ---------
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -107,6 +106,7 @@ def conv2d_kernel(
                         mask=cols[:, None] & (offs_n < O_G)[None, :], other=0.0)
             acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
     else:
+        K = C_G * KH * KW
         for k0 in range(0, K, BLOCK_K):
             # -- reduction index k = (c, p, q) -> the input pixel each row reads --------
             offs_k = k0 + tl.arange(0, BLOCK_K)

@@ -26,3 +26,12 @@ def minigan_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MINIGAN_CACHE", str(path))
         yield path
+
+
+@pytest.fixture
+def fresh_tuning():
+    """No autotuning measurements before the test, and none left after it."""
+    from minigan import backend
+    backend.clear_tuning()
+    yield
+    backend.clear_tuning()

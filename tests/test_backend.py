@@ -85,7 +85,7 @@ def test_info_lists_versions_and_registered_ops(toy_op, capsys):
 
 
 @pytest.fixture
-def timed_op():
+def timed_op(fresh_tuning):
     """An op whose preferred implementation is slow, with a fast one and one that refuses
     float16; counts the calls of each."""
     calls = collections.Counter()
@@ -101,10 +101,8 @@ def timed_op():
     backend.register("timed_op", "numpy", ("cpu",))(implementation("numpy", 0.004))
     backend.register("timed_op", "fast", ("cpu",))(implementation("fast", 0.0))
     backend.register("timed_op", "picky", ("cpu",))(implementation("picky", 0.002, True))
-    backend.clear_tuning()
     yield calls
     backend._REGISTRY.pop("timed_op")
-    backend.clear_tuning()
 
 
 def test_without_autotuning_run_takes_the_preferred_implementation(timed_op):
@@ -164,6 +162,7 @@ def test_autotuning_skips_an_implementation_that_runs_out_of_memory(timed_op):
     assert tuning.chosen == "fast"
 
 
+@pytest.mark.usefixtures("fresh_tuning")
 def test_autotuning_raises_the_preferred_refusal_when_every_implementation_refuses():
     def refuse(message: str):
         def fn(x):

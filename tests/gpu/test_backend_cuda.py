@@ -25,6 +25,7 @@ def _sagan_block(x, w, wq, wk, wv, u):
     return F.scaled_dot_product_attention(q, k, v).sum() * sigma
 
 
+@pytest.mark.usefixtures("fresh_tuning")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_autotuned_hot_ops_match_the_cpu(dtype, monkeypatch):
     from minigan.kernels import attention, conv
@@ -40,13 +41,9 @@ def test_autotuned_hot_ops_match_the_cpu(dtype, monkeypatch):
         out.backward()
         return [out.cpu().numpy()] + [t.grad.cpu().numpy() for t in tensors[:5]]
     expected = run("cpu")
-    backend.clear_tuning()
-    try:
-        with backend.autotuning():
-            got = run("cuda")
-        results = backend.tuning_results()
-    finally:
-        backend.clear_tuning()
+    with backend.autotuning():
+        got = run("cuda")
+    results = backend.tuning_results()
     rtol = 2e-4 if dtype == "float32" else 1e-9
     for g, e in zip(got, expected):
         assert_close(g, e, rtol=rtol, atol=rtol * np.abs(e).max())
@@ -62,16 +59,13 @@ def test_autotuned_hot_ops_match_the_cpu(dtype, monkeypatch):
 
 @pytest.mark.skipif(cuda_kernels.why_unavailable() is not None,
                     reason=cuda_kernels.why_unavailable() or "")
+@pytest.mark.usefixtures("fresh_tuning")
 def test_autotuning_passes_over_the_cuda_kernels_for_float16():
     x = mg.tensor(rng.standard_normal((2, 3, 8, 8)), device="cuda").half()
     w = mg.tensor(rng.standard_normal((4, 3, 3, 3)), device="cuda").half()
-    backend.clear_tuning()
-    try:
-        with backend.autotuning():
-            y = F.conv2d(x, w, padding=1)
-        (tuning,) = backend.tuning_results()
-    finally:
-        backend.clear_tuning()
+    with backend.autotuning():
+        y = F.conv2d(x, w, padding=1)
+    (tuning,) = backend.tuning_results()
     assert y.dtype == mg.float16
     assert "float32 or float64" in tuning.refused["cuda"]
     assert tuning.chosen in ("triton", "numpy")

@@ -23,3 +23,17 @@ def xp():
         import cupy
         return cupy
     return np
+
+
+@pytest.fixture
+def unfit_kernel():
+    """Stands for a @triton.jit kernel whose tiles do not fit the GPU: launching it raises
+    Triton's OutOfResources, as compiling a too-large tile does."""
+    from triton.runtime.errors import OutOfResources
+
+    class Unfit:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                raise OutOfResources(262144, 232448, "shared memory")
+            return launch
+    return Unfit()

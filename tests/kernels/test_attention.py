@@ -93,15 +93,8 @@ def test_each_attention_tile_shape_is_a_registered_implementation():
         assert set(ATTENTION_TILES) <= set(implementations(op))
 
 
-def test_a_tile_shape_that_does_not_fit_the_gpu_is_a_refusal(xp, monkeypatch):
-    from triton.runtime.errors import OutOfResources
-
-    class Unfit:
-        def __getitem__(self, grid):
-            def launch(*args, **meta):
-                raise OutOfResources(262144, 232448, "shared memory")
-            return launch
-    monkeypatch.setattr(triton_attention, "attention_forward_kernel", Unfit())
+def test_a_tile_shape_that_does_not_fit_the_gpu_is_a_refusal(xp, monkeypatch, unfit_kernel):
+    monkeypatch.setattr(triton_attention, "attention_forward_kernel", unfit_kernel)
     with pytest.raises(ValueError, match=r"attention \(triton\): tiles .*'BLOCK_M': 128.* "
                                          r"do not fit this GPU: out of resource"):
         triton_attention.attention(*(xp.zeros((1, 1, 4, 2)) for _ in range(3)), 1.0, xp,

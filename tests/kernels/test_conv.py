@@ -259,17 +259,10 @@ def test_bad_input_is_refused_before_launch(xp):
                            out=xp.zeros((1, 2, 2, 3)))
 
 
-def test_a_tile_shape_that_does_not_fit_the_gpu_is_a_refusal(xp, monkeypatch):
+def test_a_tile_shape_that_does_not_fit_the_gpu_is_a_refusal(xp, monkeypatch, unfit_kernel):
     """Triton's OutOfResources (too much shared memory for a tile in this dtype) comes out
     as a ValueError naming the op and the tiles, which autotuning passes over."""
-    from triton.runtime.errors import OutOfResources
-
-    class Unfit:
-        def __getitem__(self, grid):
-            def launch(*args, **meta):
-                raise OutOfResources(262144, 232448, "shared memory")
-            return launch
-    monkeypatch.setattr(triton_conv, "conv2d_kernel", Unfit())
+    monkeypatch.setattr(triton_conv, "conv2d_kernel", unfit_kernel)
     tiles = CONV_TILES["triton-128x128"]
     with pytest.raises(ValueError, match=r"conv2d \(triton\): tiles .*'BLOCK_M': 128.* do "
                                          r"not fit this GPU: out of resource: shared memory"):

@@ -270,6 +270,7 @@ def test_cpp_kernels_are_the_default_on_cpu():
     assert [chosen(op, "cpu").name for op in OPS] == ["cpp"] * 3
 
 
+@pytest.mark.usefixtures("fresh_tuning")
 def test_autotuned_convolution_gives_the_values_and_gradients_of_the_default():
     """With autotuning on, each of the three ops is timed once per signature over every
     implementation available on the CPU, and gives the default's results."""
@@ -283,14 +284,10 @@ def test_autotuned_convolution_gives_the_values_and_gradients_of_the_default():
         F.conv2d(x, w, stride=2, padding=1).square().sum().backward()
         return x.grad.numpy(), w.grad.numpy()
     expected = forward_backward()
-    backend.clear_tuning()
-    try:
-        with backend.autotuning():
-            got = forward_backward()
-            forward_backward()
-        results = backend.tuning_results()
-    finally:
-        backend.clear_tuning()
+    with backend.autotuning():
+        got = forward_backward()
+        forward_backward()
+    results = backend.tuning_results()
     for e, g in zip(expected, got):
         assert_close(g, e, **TOLERANCES[np.float64])
     available = [impl.name for impl in backend._available("conv2d", "cpu")]

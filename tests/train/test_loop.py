@@ -333,17 +333,13 @@ def test_points_average_the_generator_by_default_and_ema_zero_turns_it_off(tmp_p
     assert (run.ema is None) if decay is None else (run.ema.decay == decay)
 
 
-@pytest.mark.usefixtures("no_pictures")
+@pytest.mark.usefixtures("no_pictures", "fresh_tuning")
 def test_autotune_flag_tunes_the_hot_ops_for_the_run_only(tmp_path, capsys):
     from minigan import backend
-    backend.clear_tuning()
-    try:
-        loop.main(RECIPES["dcgan"], "digits", [
-            "--out", str(tmp_path), "--no-progress", "--width", "8", "--batch-size", "8",
-            "--steps", "2", "--autotune"])
-        ops = {tuning.op for tuning in backend.tuning_results()}
-    finally:
-        backend.clear_tuning()
+    loop.main(RECIPES["dcgan"], "digits", [
+        "--out", str(tmp_path), "--no-progress", "--width", "8", "--batch-size", "8",
+        "--steps", "2", "--autotune"])
+    ops = {tuning.op for tuning in backend.tuning_results()}
     assert {"conv2d", "conv_transpose2d", "conv2d_weight"} <= ops
     assert "autotuning chose: " in capsys.readouterr().out
     assert not backend.autotune_enabled()
