@@ -18,6 +18,7 @@
 #include "cuda/adam.h"
 #include "cuda/attention.h"
 #include "cuda/conv.h"
+#include "cuda/normalization.h"
 #include "cuda/spectral_norm.h"
 #endif
 
@@ -155,6 +156,41 @@ void cuda_adam_step(const std::string& dtype, std::uintptr_t param, std::uintptr
     minigan::cuda::adam_step(device<T>(param), device<const T>(grad), device<T>(exp_avg),
                              device<T>(exp_avg_sq), device<T>(max_exp_avg_sq), size, step,
                              stream);
+  });
+}
+
+void cuda_normalize_forward(const std::string& dtype, std::uintptr_t x, std::uintptr_t weight,
+                            std::uintptr_t bias, std::uintptr_t y, std::uintptr_t mean,
+                            std::uintptr_t var, std::uintptr_t invstd, int64_t a, int64_t g,
+                            int64_t b, int64_t c, double eps, std::uintptr_t running_mean,
+                            std::uintptr_t running_var, double momentum, std::uintptr_t stream) {
+  const minigan::cuda::NormSizes sizes{a, g, b, c};
+  by_dtype("cuda_normalize_forward", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const minigan::cuda::RunningStats<T> running{device<T>(running_mean), device<T>(running_var),
+                                                 momentum};
+    py::gil_scoped_release release;
+    minigan::cuda::normalize_forward(device<const T>(x), device<const T>(weight),
+                                     device<const T>(bias), device<T>(y), device<T>(mean),
+                                     device<T>(var), device<T>(invstd), sizes, eps, running,
+                                     stream);
+  });
+}
+
+void cuda_normalize_backward(const std::string& dtype, std::uintptr_t grad_y, std::uintptr_t x,
+                             std::uintptr_t weight, std::uintptr_t mean, std::uintptr_t invstd,
+                             std::uintptr_t grad_x, std::uintptr_t sum_grad_y,
+                             std::uintptr_t sum_grad_y_xhat, int64_t a, int64_t g, int64_t b,
+                             int64_t c, bool batch_stats, std::uintptr_t stream) {
+  const minigan::cuda::NormSizes sizes{a, g, b, c};
+  by_dtype("cuda_normalize_backward", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::normalize_backward(device<const T>(grad_y), device<const T>(x),
+                                      device<const T>(weight), device<const T>(mean),
+                                      device<const T>(invstd), device<T>(grad_x),
+                                      device<T>(sum_grad_y), device<T>(sum_grad_y_xhat), sizes,
+                                      batch_stats, stream);
   });
 }
 
@@ -301,6 +337,22 @@ PYBIND11_MODULE(_C, m) {
         py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
         py::arg("bias_correction1"), py::arg("bias_correction2"),
         py::arg("decoupled_weight_decay"), py::arg("maximize"), py::arg("stream"));
+  m.def("cuda_normalize_forward", &cuda_normalize_forward,
+        "Batch or instance norm's forward in one launch (csrc/cuda/normalization.cuh) on "
+        "device pointers: x (a, g, b) -> y (a, g, b), mean, var, invstd (g,); weight, bias "
+        "(c,) and the running statistics (c,) may be 0 (none).",
+        py::arg("dtype"), py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("y"),
+        py::arg("mean"), py::arg("var"), py::arg("invstd"), py::arg("a"), py::arg("g"),
+        py::arg("b"), py::arg("c"), py::arg("eps"), py::arg("running_mean"),
+        py::arg("running_var"), py::arg("momentum"), py::arg("stream"));
+  m.def("cuda_normalize_backward", &cuda_normalize_backward,
+        "Batch or instance norm's gradient in one launch (csrc/cuda/normalization.cuh) on "
+        "device pointers: grad_y, x (a, g, b), mean, invstd (g,) -> grad_x (a, g, b; 0: "
+        "none), the group sums of grad_y and grad_y xhat (g,).",
+        py::arg("dtype"), py::arg("grad_y"), py::arg("x"), py::arg("weight"), py::arg("mean"),
+        py::arg("invstd"), py::arg("grad_x"), py::arg("sum_grad_y"),
+        py::arg("sum_grad_y_xhat"), py::arg("a"), py::arg("g"), py::arg("b"), py::arg("c"),
+        py::arg("batch_stats"), py::arg("stream"));
   m.def("cuda_conv2d", &cuda_conv2d,
         "conv2d as an implicit GEMM (csrc/cuda/conv.cuh) on device pointers: x (n, c, h, w), "
         "weight (o, c/groups, kh, kw) -> y (n, o, ho, wo).",

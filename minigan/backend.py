@@ -172,8 +172,10 @@ class Implementation:
 # Default choice per device type when nothing is forced: the first available wins. The
 # order follows the measurements of BENCHMARKS.md: Triton's kernels were timed on an H100;
 # the CUDA C++ kernels (csrc/cuda) are not yet timed on a GPU, so they come second. Adam's
-# step has no Triton kernel: on a GPU it takes csrc/cuda/adam.cuh when minigan._C has it
-# (one launch per parameter instead of about 14 CuPy kernels; not yet timed either).
+# step and batch and instance norm have no Triton kernel: on a GPU they take
+# csrc/cuda/adam.cuh (one launch per parameter instead of about 14 CuPy kernels) and
+# csrc/cuda/normalization.cuh (one launch each way instead of about 21 and 13) when
+# minigan._C has them; not yet timed either.
 # With autotuning on (below), the order only breaks ties: each shape gets its measured
 # fastest.
 PREFERENCE: dict[str, list[str]] = {

@@ -13,6 +13,7 @@ take float16).
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from minigan import extension
@@ -147,12 +148,44 @@ def check_adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
     return dtype
 
 
+def normalize_layout(shape: tuple[int, ...], dims: tuple[int, ...],
+                     affine_axes: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """(a, g, b, c), the sizes of csrc/cuda/normalization.h, for x of ``shape`` normalized
+    over ``dims`` with affine parameters over ``affine_axes``: x is seen as (a, g, b) with
+    the kept axes (those not in ``dims``) in the middle, and c the affine parameters'
+    size, trailing the kept axes. Batch norm of (N, C, H, W): (N, C, H W, C); instance
+    norm: (1, N C, H W, C). None when the axes do not line up so (layer norm, group
+    norm): those run as array code."""
+    kept = [i for i in range(len(shape)) if i not in dims]
+    if not kept or kept != list(range(kept[0], kept[-1] + 1)) or not affine_axes:
+        return None
+    first, last = kept[0], kept[-1] + 1
+    if affine_axes[0] < first or list(affine_axes) != list(range(affine_axes[0], last)):
+        return None
+    return (math.prod(shape[:first]), math.prod(shape[first:last]), math.prod(shape[last:]),
+            math.prod(shape[affine_axes[0]:last]))
+
+
+def _normalize_arrays(op: str, layout: tuple[int, int, int, int] | None,
+                      arrays: dict[str, Any]) -> str | None:
+    """The dtype the kernel of ``op`` runs in, or None when these ``arrays`` (name -> array
+    or None) go to the array code: a layout it does not take, an empty x, float16 or mixed
+    dtypes. Raises if the arrays are on different devices."""
+    present = {name: a for name, a in arrays.items() if a is not None}
+    dtypes = {dtype_name(a.dtype) for a in present.values()}
+    if layout is None or present["x"].size == 0 or len(dtypes) != 1 or \
+            not dtypes <= set(_DTYPES):
+        return None
+    return check_arrays(op, present)
+
+
 # --------------------------------------------------------------------------------------
 # Launchers (CuPy arrays)
 # --------------------------------------------------------------------------------------
 
 def _pointer(array: Any) -> int:
-    return int(array.data.ptr)
+    """The device address of a CuPy array's first element; 0 (nullptr) for None."""
+    return 0 if array is None else int(array.data.ptr)
 
 
 def _stream(cp: Any) -> int:
@@ -295,6 +328,70 @@ def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_
                 original[...] = copy
 
 
+def normalize_forward(x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
+                      momentum: float, dims: tuple[int, ...], affine_axes: tuple[int, ...],
+                      eps: float) -> tuple[Any, Any, Any]:
+    """csrc/cuda/normalization.cuh: batch or instance norm's statistics, y and running
+    averages in one launch (the arguments and results of
+    ``minigan.ops.normalization.normalize_forward``). Layer and group norm, float16, mixed
+    dtypes, empty inputs and running statistics that are not contiguous run the array
+    code on the same CuPy arrays."""
+    layout = normalize_layout(x.shape, dims, affine_axes)
+    dtype = _normalize_arrays("normalize_forward", layout, dict(
+        x=x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var))
+    running = [a for a in (running_mean, running_var) if a is not None]
+    if dtype is None or not all(a.flags.c_contiguous for a in running) or \
+            (running and layout[1] != layout[3]):
+        return implementations("normalize_forward")["numpy"].fn(
+            x, weight, bias, running_mean, running_var, momentum, dims, affine_axes, eps)
+    a, g, b, c = layout
+    cp = cupy_module()
+    with cp.cuda.Device(x.device.id):
+        x, weight, bias = (None if t is None else cp.ascontiguousarray(t)
+                           for t in (x, weight, bias))
+        y = cp.empty(x.shape, dtype)
+        mean, var, invstd = cp.empty((3, g), dtype)
+        extension.C.cuda_normalize_forward(
+            dtype, _pointer(x), _pointer(weight), _pointer(bias), _pointer(y), _pointer(mean),
+            _pointer(var), _pointer(invstd), a, g, b, c, float(eps), _pointer(running_mean),
+            _pointer(running_var), float(momentum), _stream(cp))
+    kept = tuple(1 if i in dims else n for i, n in enumerate(x.shape))
+    return y, mean.reshape(kept), invstd.reshape(kept)
+
+
+def normalize_backward(gy: Any, x: Any, weight: Any, mean: Any, invstd: Any,
+                       dims: tuple[int, ...], affine_axes: tuple[int, ...], batch_stats: bool,
+                       needs: tuple[bool, bool, bool]) -> tuple[Any, Any, Any]:
+    """csrc/cuda/normalization.cuh: (dx, dweight, dbias) of batch or instance norm in one
+    launch, plus a sum over the images for instance norm's dweight and dbias (the
+    arguments and results of ``minigan.ops.normalization.normalize_backward``). Other
+    layouts and dtypes run the array code on the same CuPy arrays."""
+    layout = normalize_layout(x.shape, dims, affine_axes)
+    dtype = _normalize_arrays("normalize_backward", layout, dict(
+        x=x, gy=gy, weight=weight, mean=mean, invstd=invstd))
+    if dtype is None:
+        return implementations("normalize_backward")["numpy"].fn(
+            gy, x, weight, mean, invstd, dims, affine_axes, batch_stats, needs)
+    a, g, b, c = layout
+    cp = cupy_module()
+    with cp.cuda.Device(x.device.id):
+        gy, x, weight, mean, invstd = (None if t is None else cp.ascontiguousarray(t)
+                                       for t in (gy, x, weight, mean, invstd))
+        dx = cp.empty(x.shape, dtype) if needs[0] else None
+        sum_gy, sum_gy_xhat = cp.empty((2, g), dtype)
+        extension.C.cuda_normalize_backward(
+            dtype, _pointer(gy), _pointer(x), _pointer(weight), _pointer(mean),
+            _pointer(invstd), _pointer(dx), _pointer(sum_gy), _pointer(sum_gy_xhat), a, g, b,
+            c, bool(batch_stats), _stream(cp))
+    affine_shape = tuple(x.shape[i] for i in affine_axes)
+
+    def per_channel(sums: Any) -> Any:       # the groups of channel k % c, summed
+        return (sums if g == c else sums.reshape(g // c, c).sum(axis=0)).reshape(affine_shape)
+
+    return (dx, per_channel(sum_gy_xhat) if needs[1] else None,
+            per_channel(sum_gy) if needs[2] else None)
+
+
 register("conv2d", "cuda", ("cuda",), why_unavailable)(conv2d)
 register("conv_transpose2d", "cuda", ("cuda",), why_unavailable)(conv_transpose2d)
 register("conv2d_weight", "cuda", ("cuda",), why_unavailable)(conv2d_weight)
@@ -303,3 +400,5 @@ register("attention_backward", "cuda", ("cuda",), why_unavailable)(attention_bac
 register("spectral_norm_power_iteration", "cuda", ("cuda",), why_unavailable)(
     power_iteration)
 register("adam_step", "cuda", ("cuda",), why_unavailable)(adam_step)
+register("normalize_forward", "cuda", ("cuda",), why_unavailable)(normalize_forward)
+register("normalize_backward", "cuda", ("cuda",), why_unavailable)(normalize_backward)

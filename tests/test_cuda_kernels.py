@@ -7,10 +7,12 @@ import pytest
 
 import minigan as mg
 from minigan import backend, cuda_kernels, extension
+from minigan.ops.normalization import normalize_backward, normalize_forward
 from minigan.optim.adam import adam_step_array
 
 HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
-           "attention", "attention_backward", "adam_step"]
+           "attention", "attention_backward", "adam_step", "normalize_forward",
+           "normalize_backward"]
 
 
 @pytest.mark.parametrize("op", HOT_OPS)
@@ -150,3 +152,49 @@ def test_adam_step_hands_float16_to_the_numpy_code_instead_of_the_kernel():
     for got, want in zip(arrays, expected):
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(arrays[0], start)
+
+
+@pytest.mark.parametrize("shape, dims, affine_axes, layout", [
+    ((8, 3, 5, 7), (0, 2, 3), (1,), (8, 3, 35, 3)),           # batch norm 2-D
+    ((8, 3), (0,), (1,), (8, 3, 1, 3)),                       # batch norm 1-D
+    ((8, 3, 11), (0, 2), (1,), (8, 3, 11, 3)),
+    ((8, 3, 5, 7), (2, 3), (1,), (1, 24, 35, 3)),             # instance norm
+    ((8, 3, 5, 7), (1, 2, 3), (1, 2, 3), None),               # layer norm
+    ((8, 3, 5, 7), (3,), (3,), None),
+    ((8, 2, 3, 35), (2, 3), (1, 2), None),                    # group norm (N, G, C/G, S)
+    ((8, 3, 5, 7), (0, 2), (1,), None),                       # kept axes not contiguous
+])
+def test_normalize_layout_takes_batch_and_instance_norm_only(shape, dims, affine_axes, layout):
+    assert cuda_kernels.normalize_layout(shape, dims, affine_axes) == layout
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
+@pytest.mark.parametrize("case", ["layer norm", "float16", "mixed dtypes", "empty"])
+def test_the_norm_launchers_hand_what_the_kernel_does_not_take_to_the_array_code(case):
+    """Layouts, dtypes and sizes the kernel does not take run the array code on the same
+    arrays (NumPy arrays here: no launch happens on this path), with the running averages
+    still updated."""
+    rng = np.random.default_rng(1)
+    dtype = np.float16 if case == "float16" else np.float32
+    shape = (0, 3, 4, 4) if case == "empty" else (4, 3, 4, 4)
+    x = rng.standard_normal(shape).astype(dtype)
+    dims, affine_axes = ((1, 2, 3), (1, 2, 3)) if case == "layer norm" else ((0, 2, 3), (1,))
+    affine_shape = tuple(shape[i] for i in affine_axes)
+    weight = rng.standard_normal(affine_shape).astype(
+        np.float64 if case == "mixed dtypes" else dtype)
+    bias = np.zeros(affine_shape, dtype)
+    running = [np.zeros(3, dtype), np.ones(3, dtype)] if case != "layer norm" else [None] * 2
+    expected = [None if r is None else r.copy() for r in running]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        got = cuda_kernels.normalize_forward(x, weight, bias, *running, 0.1, dims,
+                                             affine_axes, 1e-5)
+        want = normalize_forward(x, weight, bias, *expected, 0.1, dims, affine_axes, 1e-5)
+    for g, w in zip(got + tuple(running), want + tuple(expected)):
+        if w is not None:
+            np.testing.assert_array_equal(g, w)
+    if case != "empty":
+        gy = rng.standard_normal(shape).astype(dtype)
+        args = (weight, *want[1:], dims, affine_axes, True, (True, True, True))
+        for g, w in zip(cuda_kernels.normalize_backward(gy, x, *args),
+                        normalize_backward(gy, x, *args)):
+            np.testing.assert_array_equal(g, w)

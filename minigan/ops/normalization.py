@@ -38,15 +38,21 @@ invstd recomputed from x, so second- and higher-order derivatives come out of th
 (the pattern of ``minigan.ops.attention``).
 
 Batch norm's running variance uses the unbiased estimate n / (n - 1) var, as PyTorch does.
+
+The array work is two registered ops, so that a device can bring its own kernels:
+``normalize_forward`` (the statistics, y and the running averages) and
+``normalize_backward`` (dx, dweight, dbias). Their ``numpy`` implementations below run on
+NumPy and CuPy arrays; csrc/cuda/normalization.cuh does each in one launch on a GPU for
+batch and instance norm, where the array code makes about 21 and 13 kernel launches.
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 from minigan.autograd import Function, is_grad_enabled
-from minigan.backend import xp
+from minigan.backend import device_of, implementation, register, run, xp
 from minigan.ops.common import check_floating, const
-from minigan.tensor import Tensor
+from minigan.tensor import Tensor, _check_inplace
 
 
 def moments(x: Any, dims: tuple[int, ...]) -> tuple[Any, Any]:
@@ -81,26 +87,60 @@ class Normalize(Function):
     they are constants (eval-mode batch norm); ``eps``, to recompute invstd from x.
     """
 
-    def forward(ctx, x, weight, bias, mean, invstd, dims, affine_axes, batch_stats, eps):
+    def forward(ctx, x, weight, bias, mean, invstd, dims, affine_axes, batch_stats, eps,
+                output=None):
         ctx.save(mean=mean, invstd=invstd)
         ctx.dims, ctx.affine_axes, ctx.batch_stats, ctx.eps = (dims, affine_axes,
                                                                batch_stats, eps)
-        view = _affine_view(x.shape, affine_axes)
-        y = x - mean
-        y *= invstd if weight is None else invstd * weight.reshape(view)
-        if bias is not None:
-            y += bias.reshape(view)
-        return y
+        if output is not None:      # y, made by normalize_forward with the statistics
+            return output
+        return _scale_and_shift(x, weight, bias, mean, invstd, affine_axes)
 
     def backward(ctx, gy):
         x, weight, _ = ctx.inputs
         if is_grad_enabled():
             return _composed_backward(ctx, x, weight, gy, ctx.needs_input_grad)
-        return tuple(None if g is None else Tensor._make(g) for g in normalize_backward(
-            gy.data, x.data, None if weight is None else weight.data, ctx.mean, ctx.invstd,
-            ctx.dims, ctx.affine_axes, ctx.batch_stats, ctx.needs_input_grad))
+        return tuple(None if g is None else Tensor._make(g) for g in run(
+            "normalize_backward", gy.data, x.data, None if weight is None else weight.data,
+            ctx.mean, ctx.invstd, ctx.dims, ctx.affine_axes, ctx.batch_stats,
+            ctx.needs_input_grad))
 
 
+def _scale_and_shift(x: Any, weight: Any, bias: Any, mean: Any, invstd: Any,
+                     affine_axes: tuple[int, ...]) -> Any:
+    """y = (x - mean) (invstd weight) + bias on arrays (weight, bias: None or the affine
+    axes' sizes)."""
+    view = _affine_view(x.shape, affine_axes)
+    y = x - mean
+    y *= invstd if weight is None else invstd * weight.reshape(view)
+    if bias is not None:
+        y += bias.reshape(view)
+    return y
+
+
+@register("normalize_forward", "numpy")
+def normalize_forward(x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
+                      momentum: float, dims: tuple[int, ...], affine_axes: tuple[int, ...],
+                      eps: float) -> tuple[Any, Any, Any]:
+    """(y, mean, invstd) of x by its own statistics over ``dims`` (the module docstring's
+    forward), as arrays: x, y (*); mean, invstd keepdims over ``dims``; weight, bias:
+    the affine axes' sizes, or None.
+
+    ``running_mean`` and ``running_var`` (batch norm: (C,), or None) are updated in place,
+    running = (1 - momentum) running + momentum batch, with the unbiased variance
+    n / (n - 1) var over the n elements of a statistic. The op that csrc/cuda's
+    normalize_forward makes in one launch.
+    """
+    mean, var = moments(x, dims)
+    invstd = _inverse_std(var, eps)
+    if running_mean is not None:
+        count = x.size // mean.size
+        for running, batch in ((running_mean, mean), (running_var, var * (count / (count - 1)))):
+            running[...] = running * (1 - momentum) + batch.reshape(-1) * momentum
+    return _scale_and_shift(x, weight, bias, mean, invstd, affine_axes), mean, invstd
+
+
+@register("normalize_backward", "numpy")
 def normalize_backward(gy: Any, x: Any, weight: Any, mean: Any, invstd: Any,
                        dims: tuple[int, ...], affine_axes: tuple[int, ...],
                        batch_stats: bool, needs: Sequence[bool]) -> tuple[Any, Any, Any]:
@@ -165,16 +205,6 @@ def _check_affine(op: str, x: Tensor, weight: Tensor | None, bias: Tensor | None
                              f"(input {x.shape})")
 
 
-def _normalize(x: Tensor, weight: Tensor | None, bias: Tensor | None, dims: tuple[int, ...],
-               affine_axes: tuple[int, ...], eps: float, mean: Any, var: Any,
-               batch_stats: bool) -> Tensor:
-    """``Normalize`` by the (mean, var) arrays (keepdims over ``dims``): x's own
-    statistics when ``batch_stats``, else constants."""
-    return Normalize.apply(x, weight, bias, mean=mean, invstd=_inverse_std(var, eps),
-                           dims=dims, affine_axes=affine_axes, batch_stats=batch_stats,
-                           eps=eps)
-
-
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1,
@@ -193,33 +223,40 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     channels = x.shape[1]
     dims = (0,) + tuple(range(2, x.ndim))
     _check_affine("batch_norm", x, weight, bias, (channels,))
+    if running_mean is not None or running_var is not None:
+        shapes = [None if s is None else s.shape for s in (running_mean, running_var)]
+        if shapes != [(channels,)] * 2:
+            raise ValueError(f"batch_norm: running statistics must both have shape "
+                             f"({channels},), got {shapes[0]} and {shapes[1]}")
     if training or running_mean is None:
         count = x.numel() // max(channels, 1)
         if count <= 1:
             raise ValueError(f"batch_norm: need more than 1 value per channel in training, "
                              f"got input shape {x.shape}")
-        mean, var = moments(x.data, dims)
-        if running_mean is not None and running_var is not None:
-            for running, batch in ((running_mean, mean), (running_var,
-                                                          var * (count / (count - 1)))):
-                running.copy_(running.data * (1 - momentum) + batch.reshape(-1) * momentum)
-        return _normalize(x, weight, bias, dims, (1,), eps, mean, var, batch_stats=True)
-    if running_var is None or running_mean.shape != (channels,) or \
-            running_var.shape != (channels,):
-        raise ValueError(f"batch_norm: running statistics must have shape ({channels},), "
-                         f"got {running_mean.shape} and "
-                         f"{None if running_var is None else running_var.shape}")
+        return _own_statistics(x, weight, bias, dims, (1,), eps, running_mean, running_var,
+                               momentum)
     view = _affine_view(x.shape, (1,))
     mean, var = (s.data.reshape(view).astype(x.dtype, copy=False)
                  for s in (running_mean, running_var))
-    return _normalize(x, weight, bias, dims, (1,), eps, mean, var, batch_stats=False)
+    return Normalize.apply(x, weight, bias, mean=mean, invstd=_inverse_std(var, eps),
+                           dims=dims, affine_axes=(1,), batch_stats=False, eps=eps)
 
 
 def _own_statistics(x: Tensor, weight: Tensor | None, bias: Tensor | None,
-                    dims: tuple[int, ...], affine_axes: tuple[int, ...], eps: float) -> Tensor:
-    """``Normalize`` by x's own statistics over ``dims``."""
-    return _normalize(x, weight, bias, dims, affine_axes, eps, *moments(x.data, dims),
-                      batch_stats=True)
+                    dims: tuple[int, ...], affine_axes: tuple[int, ...], eps: float,
+                    running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                    momentum: float = 0.0) -> Tensor:
+    """``Normalize`` by x's own statistics over ``dims``, computed with y (and the running
+    averages, when given) by the op ``normalize_forward``. It updates the running
+    statistics in place, so it runs as chosen (``implementation``), never autotuned."""
+    arrays = [None if t is None else t.data for t in (weight, bias, running_mean, running_var)]
+    if running_mean is not None:
+        for running in (running_mean, running_var):
+            _check_inplace(running, "batch_norm")
+    y, mean, invstd = implementation("normalize_forward", device_of(x.data).type).fn(
+        x.data, *arrays, momentum, dims, affine_axes, eps)
+    return Normalize.apply(x, weight, bias, mean=mean, invstd=invstd, dims=dims,
+                           affine_axes=affine_axes, batch_stats=True, eps=eps, output=y)
 
 
 def instance_norm(x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,

@@ -23,6 +23,7 @@ from minigan.ops.attention import attention_backward_numpy, attention_numpy, \
 from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weight_array, \
     conv_transpose2d_array, output_size
 from minigan.ops.spectral import power_iteration_numpy
+from minigan.ops.normalization import normalize_backward, normalize_forward
 from minigan.optim.adam import adam_step_array
 from minigan.testing import gradcheck, gradgradcheck
 
@@ -31,7 +32,8 @@ pytestmark = [pytest.mark.gpu,
                                  reason=str(cuda_kernels.why_unavailable()))]
 
 HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
-           "attention", "attention_backward", "adam_step"]
+           "attention", "attention_backward", "adam_step", "normalize_forward",
+           "normalize_backward"]
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 
 
@@ -181,6 +183,63 @@ def test_adam_step_follows_the_numpy_steps_for_three_steps(name, amsgrad, dtype)
                 assert _relative(got, want.get()) < TOLERANCE[dtype]
 
 
+NORMS = {  # name: input shape, dims, affine axes (the layouts the kernel takes)
+    "batch DCGAN D 128 8x8": ((64, 128, 8, 8), (0, 2, 3), (1,)),
+    "batch DCGAN G 256 4x4": ((64, 256, 4, 4), (0, 2, 3), (1,)),
+    "batch BigGAN 96 128x128": ((8, 96, 128, 128), (0, 2, 3), (1,)),
+    "batch (N, C)": ((64, 1000), (0,), (1,)),
+    "instance CycleGAN 64 128x128": ((4, 64, 128, 128), (2, 3), (1,)),
+    "instance 3 x 17 x 19": ((5, 3, 17, 19), (2, 3), (1,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NORMS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalization_matches_the_float64_array_code(name, dtype, poisoned):
+    """Forward (with the running averages of batch norm), the batch-statistics gradient
+    and the eval-mode gradient of csrc/cuda/normalization.cuh, against the array code in
+    float64 on the host, at DCGAN, BigGAN and CycleGAN sizes; x is offset from 0 so that
+    the mean matters."""
+    import cupy
+    shape, dims, affine_axes = NORMS[name]
+    rng = np.random.default_rng(5)
+    c = shape[1]
+    host = [rng.standard_normal(shape) * 2 + 3, rng.standard_normal(shape),
+            rng.uniform(0.5, 1.5, c), rng.standard_normal(c)]
+    x, gy, weight, bias = (cupy.asarray(a, dtype) for a in host)
+    batch = dims[0] == 0
+    running = [cupy.asarray(rng.standard_normal(c), dtype), cupy.asarray(
+        rng.uniform(0.5, 2, c), dtype)] if batch else [None, None]
+    expected = [None if r is None else r.get().astype(np.float64) for r in running]
+    got = cuda_kernels.normalize_forward(x, weight, bias, *running, 0.1, dims, affine_axes,
+                                         1e-5)
+    want = normalize_forward(host[0], host[2], host[3], *expected, 0.1, dims, affine_axes,
+                             1e-5)
+    for g, w in zip(got + tuple(r for r in running if r is not None),
+                    want + tuple(e for e in expected if e is not None)):
+        assert _relative(g, w) < 10 * TOLERANCE[dtype]
+    mean, invstd = got[1:]
+    for batch_stats in (True, False):
+        grads = cuda_kernels.normalize_backward(gy, x, weight, mean, invstd, dims,
+                                                affine_axes, batch_stats, (True, True, True))
+        reference = normalize_backward(host[1], host[0], host[2], want[1], want[2], dims,
+                                       affine_axes, batch_stats, (True, True, True))
+        for g, w in zip(grads, reference):
+            assert _relative(g, w) < 10 * TOLERANCE[dtype]
+
+
+def test_norms_gradcheck_and_gradgradcheck_in_float64_on_the_device():
+    rng = np.random.default_rng(6)
+    x = mg.tensor(rng.standard_normal((3, 4, 5, 5)) + 1, device="cuda", requires_grad=True)
+    w, b = (mg.tensor(rng.standard_normal(4), device="cuda", requires_grad=True)
+            for _ in range(2))
+    with _forced():
+        def norms(x, w, b):
+            return F.batch_norm(x, None, None, w, b, training=True) + F.instance_norm(x, w, b)
+        gradcheck(norms, [x, w, b])
+        gradgradcheck(norms, [x, w, b])
+
+
 def test_conv_gradcheck_and_gradgradcheck_in_float64_on_the_device():
     rng = np.random.default_rng(1)
     x = mg.tensor(rng.standard_normal((2, 4, 7, 6)), device="cuda", requires_grad=True)
@@ -220,6 +279,12 @@ MEMCHECK_SCRIPT = textwrap.dedent("""
     out, lse = ck.attention(q, k, v, 0.4); ck.attention_backward(q, k, v, out, lse, g, 0.4)
     p, g, m, s = a(1001), a(1001), a(1001), a(1001) ** 2
     ck.adam_step(p, g, m, s, s.copy(), 1e-3, 0.9, 0.999, 1e-8, 0.1, 0.1, 0.001, True, False)
+    x, gy, c = a(3, 6, 7, 5), a(3, 6, 7, 5), a(6) ** 2
+    y, mean, invstd = ck.normalize_forward(x, c, a(6), a(6), c.copy(), 0.1, (0, 2, 3), (1,),
+                                           1e-5)
+    ck.normalize_backward(gy, x, c, mean, invstd, (0, 2, 3), (1,), True, (True, True, True))
+    y, mean, invstd = ck.normalize_forward(x, None, None, None, None, 0.0, (2, 3), (1,), 1e-5)
+    ck.normalize_backward(gy, x, None, mean, invstd, (2, 3), (1,), True, (True, False, False))
     cupy.cuda.Device().synchronize()
 """)
 

@@ -1,0 +1,258 @@
+"""csrc/cuda/normalization.cuh, run on CPU threads by csrc/cuda/emulator.h, against the
+array code of minigan/ops/normalization.py (the ``numpy`` implementations of
+``normalize_forward`` and ``normalize_backward``) in float64: batch and instance norm
+laid out by ``minigan.cuda_kernels.normalize_layout`` exactly as the GPU launcher lays
+them out, groups around the 256-thread block, outputs poisoned with NaN and a guard past
+their end, the running averages, eval-mode gradients, and the properties of dx."""
+import ctypes
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from minigan.cuda_kernels import normalize_layout
+from minigan.ops.normalization import normalize_backward, normalize_forward
+from minigan.testing import assert_close
+
+GUARD = 3                       # elements past every output: the kernels must not touch them
+SENTINEL = -7.25
+TOLERANCE = {np.float64: 1e-12, np.float32: 2e-5}
+BATCH = ((0, 2, 3), (1,))       # dims, affine axes of batch norm on (N, C, H, W)
+INSTANCE = ((2, 3), (1,))       # ... of instance norm
+
+
+def _output(shape, dtype):
+    """A NaN-poisoned array of `shape` with GUARD sentinels after it: (array, whole)."""
+    whole = np.full(int(np.prod(shape)) + GUARD, np.nan, dtype)
+    whole[-GUARD:] = SENTINEL
+    return whole[:-GUARD].reshape(shape), whole
+
+
+def _unguarded(whole, name):
+    assert np.all(whole[-GUARD:] == SENTINEL), f"{name}: written past its last element"
+
+
+@pytest.fixture(scope="module")
+def library(emulated):
+    library = emulated("normalization")
+    library.emulated_launches.restype = ctypes.c_uint
+    return library
+
+
+@pytest.fixture(scope="module")
+def forward(library, kernel_call):
+    """forward(x, weight, bias, running_mean, running_var, momentum, dims, affine_axes,
+    eps) -> (y, mean, invstd) keepdims, as normalize_forward returns them; the running
+    statistics are updated in place."""
+    pointer, call = kernel_call
+
+    def run(x, weight, bias, running_mean, running_var, momentum, dims, affine_axes, eps):
+        layout = normalize_layout(x.shape, dims, affine_axes)
+        assert layout is not None
+        y, y_whole = _output(x.shape, x.dtype)
+        stats, stats_whole = _output((3, layout[1]), x.dtype)
+        call(library.emulated_normalize_forward, ctypes.c_int(x.dtype == np.float64),
+             pointer(x), *(None if a is None else pointer(a) for a in (weight, bias)),
+             pointer(y_whole), *(pointer(s) for s in stats),
+             pointer(np.array(layout, np.int64)), ctypes.c_double(eps),
+             *(None if a is None else pointer(a) for a in (running_mean, running_var)),
+             ctypes.c_double(momentum))
+        _unguarded(y_whole, "y")
+        _unguarded(stats_whole, "the statistics")
+        kept = tuple(1 if i in dims else n for i, n in enumerate(x.shape))
+        return y, stats[0].reshape(kept), stats[2].reshape(kept)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def backward(library, kernel_call):
+    """backward(gy, x, weight, mean, invstd, dims, affine_axes, batch_stats, needs) ->
+    (dx, dweight, dbias), the per-channel sums made from the kernel's group sums as the
+    GPU launcher makes them."""
+    pointer, call = kernel_call
+
+    def run(gy, x, weight, mean, invstd, dims, affine_axes, batch_stats, needs):
+        a, g, b, c = normalize_layout(x.shape, dims, affine_axes)
+        dx, dx_whole = _output(x.shape, x.dtype) if needs[0] else (None, None)
+        sums, sums_whole = _output((2, g), x.dtype)
+        call(library.emulated_normalize_backward, ctypes.c_int(x.dtype == np.float64),
+             pointer(gy), pointer(x), None if weight is None else pointer(weight),
+             pointer(np.ascontiguousarray(mean)), pointer(np.ascontiguousarray(invstd)),
+             None if dx is None else pointer(dx_whole), pointer(sums[0]), pointer(sums[1]),
+             pointer(np.array((a, g, b, c), np.int64)), ctypes.c_int(batch_stats))
+        _unguarded(sums_whole, "the group sums")
+        if dx is not None:
+            _unguarded(dx_whole, "dx")
+        affine_shape = tuple(x.shape[i] for i in affine_axes)
+        per_channel = [s.reshape(g // c, c).sum(axis=0).reshape(affine_shape) for s in sums]
+        return dx, per_channel[1] if needs[1] else None, per_channel[0] if needs[2] else None
+
+    return run
+
+
+def _draw(shape, dtype, seed, affine=(True, True)):
+    """x (shape) with a per-channel offset and scale (statistics far from 0 and 1), gy,
+    weight and bias (C,) (None where ``affine`` says so)."""
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    offset = rng.uniform(-3, 3, c).reshape(1, c, *([1] * (len(shape) - 2)))
+    x = (rng.standard_normal(shape) * rng.uniform(0.5, 2) + offset).astype(dtype)
+    gy = rng.standard_normal(shape).astype(dtype)
+    weight = rng.uniform(0.5, 1.5, c).astype(dtype) if affine[0] else None
+    bias = rng.standard_normal(c).astype(dtype) if affine[1] else None
+    return x, gy, weight, bias
+
+
+def _as64(*arrays):
+    return [None if a is None else a.astype(np.float64) for a in arrays]
+
+
+def _assert_agree(got, want, dtype, what):
+    tol = TOLERANCE[dtype]
+    for name, g, w in zip(what, got, want):
+        if w is None:
+            assert g is None, name
+            continue
+        assert g.dtype == dtype, name
+        scale = np.max(np.abs(w), initial=0.0)
+        assert_close(g.astype(np.float64), w, rtol=tol, atol=tol * scale, msg=f"{name}: ")
+
+
+SHAPES = [(2, 3, 4, 4), (3, 2, 5, 7), (4, 5, 8, 8), (1, 2, 16, 16), (2, 1, 1, 3)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("layout", [BATCH, INSTANCE], ids=["batch", "instance"])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_forward_and_backward_match_the_array_code(forward, backward, shape, layout, dtype):
+    dims, affine_axes = layout
+    x, gy, weight, bias = _draw(shape, dtype, seed=sum(shape))
+    y, mean, invstd = forward(x, weight, bias, None, None, 0.0, dims, affine_axes, 1e-5)
+    want = normalize_forward(*_as64(x, weight, bias), None, None, 0.0, dims, affine_axes,
+                             1e-5)
+    _assert_agree((y, mean, invstd), want, dtype, ("y", "mean", "invstd"))
+    needs = (True, True, True)
+    got = backward(gy, x, weight, mean, invstd, dims, affine_axes, True, needs)
+    want = normalize_backward(*_as64(gy, x, weight, mean, invstd), dims, affine_axes, True,
+                              needs)
+    _assert_agree(got, want, dtype, ("dx", "dweight", "dbias"))
+
+
+@pytest.mark.parametrize("n", [1, 2, 255, 256, 257, 600])
+@pytest.mark.parametrize("b", [1, 16, 40])
+def test_groups_around_the_256_thread_block(forward, backward, n, b):
+    """A group of a b elements: a = ceil(n / b) images of b positions each, so that a
+    thread's elements cross image rows at every offset."""
+    a = -(-n // b)
+    x, gy, weight, bias = _draw((a, 3, 1, b), np.float64, seed=n + b)
+    y, mean, invstd = forward(x, weight, bias, None, None, 0.0, *BATCH, 1e-5)
+    want = normalize_forward(x, weight, bias, None, None, 0.0, *BATCH, 1e-5)
+    _assert_agree((y, mean, invstd), want, np.float64, ("y", "mean", "invstd"))
+    needs = (True, True, True)
+    _assert_agree(backward(gy, x, weight, mean, invstd, *BATCH, True, needs),
+                  normalize_backward(gy, x, weight, mean, invstd, *BATCH, True, needs),
+                  np.float64, ("dx", "dweight", "dbias"))
+
+
+@pytest.mark.parametrize("affine", [(False, False), (True, False), (False, True)],
+                         ids=["none", "weight", "bias"])
+def test_missing_weight_or_bias_are_one_and_zero(forward, backward, affine):
+    x, gy, weight, bias = _draw((3, 4, 5, 5), np.float64, seed=4, affine=affine)
+    y, mean, invstd = forward(x, weight, bias, None, None, 0.0, *INSTANCE, 1e-5)
+    want = normalize_forward(x, weight, bias, None, None, 0.0, *INSTANCE, 1e-5)
+    _assert_agree((y, mean, invstd), want, np.float64, ("y", "mean", "invstd"))
+    needs = (True, weight is not None, bias is not None)
+    _assert_agree(backward(gy, x, weight, mean, invstd, *INSTANCE, True, needs),
+                  normalize_backward(gy, x, weight, mean, invstd, *INSTANCE, True, needs),
+                  np.float64, ("dx", "dweight", "dbias"))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_running_averages_match_the_array_code_over_three_batches(forward, dtype):
+    running = [np.zeros(5, dtype), np.ones(5, dtype)]
+    expected = [r.astype(np.float64) for r in running]
+    for step in range(3):
+        x, _, weight, bias = _draw((4, 5, 3, 3), dtype, seed=10 + step)
+        forward(x, weight, bias, *running, 0.1, *BATCH, 1e-5)
+        normalize_forward(*_as64(x, weight, bias), *expected, 0.1, *BATCH, 1e-5)
+        _assert_agree(running, expected, dtype, ("running_mean", "running_var"))
+
+
+def test_without_running_statistics_nothing_else_is_written(forward):
+    x, _, weight, bias = _draw((4, 5, 3, 3), np.float64, seed=1)
+    before = [a.copy() for a in (x, weight, bias)]
+    forward(x, weight, bias, None, None, 0.1, *BATCH, 1e-5)
+    for a, b in zip((x, weight, bias), before):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("needs", [(True, True, True), (True, False, False),
+                                   (False, True, True), (False, False, True)])
+def test_given_statistics_give_the_eval_mode_gradient(backward, needs):
+    """Eval-mode batch norm: mean and invstd are constants (here not the batch's own), so
+    dx = invstd weight gy, and no dx at all when x needs none."""
+    x, gy, weight, _ = _draw((3, 4, 2, 5), np.float64, seed=6)
+    rng = np.random.default_rng(7)
+    mean = rng.standard_normal((1, 4, 1, 1))
+    invstd = rng.uniform(0.5, 2, (1, 4, 1, 1))
+    _assert_agree(backward(gy, x, weight, mean, invstd, *BATCH, False, needs),
+                  normalize_backward(gy, x, weight, mean, invstd, *BATCH, False, needs),
+                  np.float64, ("dx", "dweight", "dbias"))
+
+
+def test_dx_has_no_mean_and_no_component_along_xhat(forward, backward):
+    """With the batch's statistics and eps = 0, y does not change when x shifts or scales
+    within a group: E[dx] = 0 and E[dx x̂] = 0 over every group."""
+    x, gy, weight, bias = _draw((3, 4, 6, 6), np.float64, seed=8)
+    _, mean, invstd = forward(x, weight, bias, None, None, 0.0, *INSTANCE, 0.0)
+    dx, _, _ = backward(gy, x, weight, mean, invstd, *INSTANCE, True, (True, False, False))
+    xhat = (x - mean) * invstd
+    scale = np.abs(dx).mean()
+    assert_close(dx.mean(axis=(2, 3)), np.zeros((3, 4)), rtol=0, atol=1e-13 * scale)
+    assert_close((dx * xhat).mean(axis=(2, 3)), np.zeros((3, 4)), rtol=0, atol=1e-13 * scale)
+
+
+def test_each_pass_is_one_launch_and_repeats_bit_for_bit(forward, backward, library):
+    """The emulator runs the blocks in a shuffled order: the sums of a group stay inside
+    its block, in a fixed order, so two runs agree exactly."""
+    x, gy, weight, bias = _draw((5, 6, 7, 3), np.float32, seed=9)
+    before = library.emulated_launches()
+    first = forward(x, weight, bias, None, None, 0.0, *BATCH, 1e-5)
+    assert library.emulated_launches() == before + 1
+    grads = backward(gy, x, weight, *first[1:], *BATCH, True, (True, True, True))
+    assert library.emulated_launches() == before + 2
+    again = forward(x, weight, bias, None, None, 0.0, *BATCH, 1e-5)
+    for a, b in zip(first + grads, again + backward(gy, x, weight, *again[1:], *BATCH, True,
+                                                    (True, True, True))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_no_groups_launch_nothing(forward, library):
+    x = np.zeros((2, 0, 3, 3))
+    before = library.emulated_launches()
+    y, mean, invstd = forward(x, None, None, None, None, 0.0, *BATCH, 1e-5)
+    assert library.emulated_launches() == before
+    assert y.shape == (2, 0, 3, 3) and mean.shape == invstd.shape == (1, 0, 1, 1)
+
+
+def test_a_group_without_elements_has_nan_statistics_as_numpy(forward):
+    x = np.zeros((0, 3, 2, 2))
+    _, mean, invstd = forward(x, None, None, None, None, 0.0, *BATCH, 1e-5)
+    assert np.isnan(mean).all() and np.isnan(invstd).all()
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(1, 4), c=st.integers(1, 4), h=st.integers(1, 9), w=st.integers(1, 9),
+       instance=st.booleans(), batch_stats=st.booleans(), eps=st.sampled_from([1e-5, 1e-1]))
+def test_drawn_shapes_match_the_array_code(forward, backward, n, c, h, w, instance,
+                                           batch_stats, eps):
+    layout = INSTANCE if instance else BATCH
+    x, gy, weight, bias = _draw((n, c, h, w), np.float64, seed=n * 1000 + c * 100 + h * 10 + w)
+    y, mean, invstd = forward(x, weight, bias, None, None, 0.0, *layout, eps)
+    want = normalize_forward(x, weight, bias, None, None, 0.0, *layout, eps)
+    _assert_agree((y, mean, invstd), want, np.float64, ("y", "mean", "invstd"))
+    needs = (True, True, True)
+    _assert_agree(backward(gy, x, weight, mean, invstd, *layout, batch_stats, needs),
+                  normalize_backward(gy, x, weight, mean, invstd, *layout, batch_stats, needs),
+                  np.float64, ("dx", "dweight", "dbias"))
