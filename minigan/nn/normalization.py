@@ -57,7 +57,8 @@ class _BatchNorm(Module):
         use_batch = self.training or self.running_mean is None
         momentum = self.momentum
         if self.training and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data[...] += 1
+            count = self.num_batches_tracked.data
+            count += 1                                  # in place: one kernel on a GPU
             if momentum is None:
                 momentum = 1.0 / int(self.num_batches_tracked.item())
         return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
