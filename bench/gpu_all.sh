@@ -2,12 +2,13 @@
 # Every GPU check and GPU benchmark behind BENCHMARKS.md, in parts that each take a few
 # minutes on an H100, every output kept in a folder:
 #
-#   bench/gpu_all.sh PART [FOLDER]      PART: tests | conv | attention | steps | all
+#   bench/gpu_all.sh PART [FOLDER]      PART: tests | conv | attention | norms | steps | all
 #
 #   tests      the GPU suite (tests marked gpu, the Triton kernels compiled, the CUDA C++
 #              kernels, compute-sanitizer's memcheck when it is installed)
 #   conv       bench/gpu.py with TF32 and in full float32, every implementation and auto
 #   attention  bench/gpu_attention.py, and bench/gpu_power_iteration.py
+#   norms      bench/gpu_normalization.py (batch and instance norm)
 #   steps      bench/train_step.py on the GPU, with the default implementations and with
 #              autotuning
 #
@@ -18,7 +19,7 @@
 # the command, the date and nvidia-smi's name of the GPU. A failing command is reported
 # and the next one runs; the exit status is non-zero when any failed.
 set -u
-part=${1:?usage: bench/gpu_all.sh tests|conv|attention|steps|all [FOLDER]}
+part=${1:?usage: bench/gpu_all.sh tests|conv|attention|norms|steps|all [FOLDER]}
 folder=${2:-gpu-results}
 python=${PYTHON:-python3}
 mkdir -p "$folder"
@@ -52,14 +53,16 @@ run_part() {
         attention)
             record attention "$python" bench/gpu_attention.py
             record power-iteration "$python" bench/gpu_power_iteration.py ;;
+        norms)
+            record normalization "$python" bench/gpu_normalization.py ;;
         steps)
             record train-step "$python" bench/train_step.py --device cuda --repeats 10 --rounds 3
             record train-step-autotune "$python" bench/train_step.py --device cuda --repeats 10 \
                 --rounds 3 --autotune ;;
         all)
-            for each in tests conv attention steps; do run_part "$each"; done ;;
+            for each in tests conv attention norms steps; do run_part "$each"; done ;;
         *)
-            echo "unknown part $1: tests, conv, attention, steps or all" >&2
+            echo "unknown part $1: tests, conv, attention, norms, steps or all" >&2
             exit 2 ;;
     esac
 }

@@ -1,0 +1,135 @@
+"""Batch and instance norm on a GPU: the CUDA kernels against the array code and cuDNN.
+
+Forward and backward of each norm (float32, training statistics, weight and bias), at the
+batch-norm layers of DCGAN (batch 64, width 64) and BigGAN, and the instance norms of
+CycleGAN's generator:
+
+    cuda    minigan's csrc/cuda/normalization.cuh through its launchers
+            (minigan/cuda_kernels.py): one launch forward, with the running averages,
+            and one backward
+    arrays  the same math as array calls: minigan's ``numpy`` implementations of
+            normalize_forward and normalize_backward on CuPy arrays (about 21 + 13
+            kernels)
+    torch   torch.nn.functional.batch_norm / instance_norm and their autograd backward
+            (cuDNN's kernels for batch norm)
+
+Each cell is the median over timed blocks of forward+backward calls, CUDA events around
+each block after a warm-up, blocks alternating between implementations. Times in
+microseconds; a ratio is the implementation's time over torch's (< 1: faster than torch).
+
+    python bench/gpu_normalization.py [--repeats 50] [--rounds 5]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+from typing import Any, Callable
+
+import numpy as np
+
+from gpu import cuda_time          # bench/gpu.py: CUDA events around a block of calls
+from minigan.ops.normalization import normalize_backward, normalize_forward
+
+BATCH = ((0, 2, 3), (1,))          # dims, affine axes
+INSTANCE = ((2, 3), (1,))
+LAYERS = [  # name, kind, input shape
+    ("DCGAN G 256 4x4", "batch", (64, 256, 4, 4)),
+    ("DCGAN G 128 8x8", "batch", (64, 128, 8, 8)),
+    ("DCGAN G 64 16x16", "batch", (64, 64, 16, 16)),
+    ("DCGAN D 128 8x8", "batch", (64, 128, 8, 8)),
+    ("DCGAN D 256 4x4", "batch", (64, 256, 4, 4)),
+    ("BigGAN 768 8x8", "batch", (64, 768, 8, 8)),
+    ("BigGAN 192 64x64", "batch", (16, 192, 64, 64)),
+    ("BigGAN 96 128x128", "batch", (16, 96, 128, 128)),
+    ("CycleGAN 64 256x256", "instance", (1, 64, 256, 256)),
+    ("CycleGAN 256 64x64", "instance", (1, 256, 64, 64)),
+    ("instance 64 32x32 x16", "instance", (16, 64, 32, 32)),
+]
+EPS, MOMENTUM = 1e-5, 0.1
+NEEDS = (True, True, True)
+
+
+def minigan_calls(cuda_kernels: Any, cupy: Any, kind: str, host: list[np.ndarray]
+                  ) -> dict[str, Callable[[], Any]]:
+    """Forward+backward by the CUDA launchers and by the array code, on CuPy arrays."""
+    x, gy, weight, bias = (cupy.asarray(a) for a in host)
+    dims, affine_axes = BATCH if kind == "batch" else INSTANCE
+    c = weight.shape[0]
+    running = [cupy.zeros(c, np.float32), cupy.ones(c, np.float32)] if kind == "batch" \
+        else [None, None]
+
+    def pair(forward: Callable, backward: Callable) -> Callable[[], Any]:
+        def call() -> Any:
+            _, mean, invstd = forward(x, weight, bias, *running, MOMENTUM, dims, affine_axes,
+                                      EPS)
+            return backward(gy, x, weight, mean, invstd, dims, affine_axes, True, NEEDS)
+        return call
+
+    return {"cuda": pair(cuda_kernels.normalize_forward, cuda_kernels.normalize_backward),
+            "arrays": pair(normalize_forward, normalize_backward)}
+
+
+def torch_call(torch: Any, kind: str, host: list[np.ndarray]) -> Callable[[], Any]:
+    """Forward+backward through PyTorch's autograd."""
+    x, gy, weight, bias = (torch.from_numpy(a).cuda() for a in host)
+    x.requires_grad_(True)
+    weight.requires_grad_(True)
+    bias.requires_grad_(True)
+    c = weight.shape[0]
+    running = (torch.zeros(c, device="cuda"), torch.ones(c, device="cuda"))
+    functional = torch.nn.functional
+
+    def call() -> Any:
+        if kind == "batch":
+            y = functional.batch_norm(x, *running, weight, bias, training=True,
+                                      momentum=MOMENTUM, eps=EPS)
+        else:
+            y = functional.instance_norm(x, weight=weight, bias=bias, eps=EPS)
+        return torch.autograd.grad(y, (x, weight, bias), gy)
+    return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=50, help="calls per timed block")
+    parser.add_argument("--rounds", type=int, default=5, help="blocks per implementation")
+    args = parser.parse_args()
+    import cupy
+    import torch
+
+    from minigan import cuda_kernels
+    reason = cuda_kernels.why_unavailable()
+    if reason is not None:
+        raise SystemExit(f"the CUDA kernels are not available: {reason}")
+    print(f"{torch.cuda.get_device_name()}; CuPy {cupy.__version__}, PyTorch "
+          f"{torch.__version__}; float32, forward + backward, microseconds per call")
+    print(f"{'layer':<24}{'kind':>9}{'cuda':>9}{'arrays':>9}{'torch':>9}"
+          f"{'cuda/torch':>12}{'arrays/torch':>14}")
+    rng = np.random.default_rng(0)
+    for name, kind, shape in LAYERS:
+        c = shape[1]
+        host = [(rng.standard_normal(shape) * 2 + 1).astype(np.float32),
+                rng.standard_normal(shape).astype(np.float32),
+                rng.uniform(0.5, 1.5, c).astype(np.float32),
+                rng.standard_normal(c).astype(np.float32)]
+        calls = minigan_calls(cuda_kernels, cupy, kind, host)
+        calls["torch"] = torch_call(torch, kind, host)
+        got, want = calls["cuda"](), calls["arrays"]()
+        for g, w in zip(got, want):
+            scale = float(cupy.abs(w).max())
+            assert float(cupy.abs(g - w).max()) <= 1e-3 * scale, name
+        syncs = {key: cupy.cuda.Device().synchronize for key in calls}
+        syncs["torch"] = torch.cuda.synchronize
+        samples: dict[str, list[float]] = {key: [] for key in calls}
+        for _ in range(args.rounds):
+            for key, call in calls.items():
+                for _ in range(3):
+                    call()                                           # warm-up
+                samples[key].append(cuda_time(call, args.repeats, syncs[key]))
+        t = {key: 1e6 * statistics.median(v) for key, v in samples.items()}
+        print(f"{name:<24}{kind:>9}{t['cuda']:>9.1f}{t['arrays']:>9.1f}{t['torch']:>9.1f}"
+              f"{t['cuda'] / t['torch']:>12.2f}{t['arrays'] / t['torch']:>14.2f}")
+
+
+if __name__ == "__main__":
+    main()
