@@ -1,17 +1,18 @@
-"""Batch and instance norm on a GPU: the CUDA kernels against the array code and cuDNN.
+"""Batch, instance and layer norm on a GPU: the CUDA kernels against the array code and
+PyTorch.
 
 Forward and backward of each norm (float32, training statistics, weight and bias), at the
-batch-norm layers of DCGAN (batch 64, width 64) and BigGAN, and the instance norms of
-CycleGAN's generator:
+batch-norm layers of DCGAN (batch 64, width 64) and BigGAN, the instance norms of
+CycleGAN's generator, and the layer norms of the WGAN-GP critic (over (C, H, W)):
 
     cuda    minigan's csrc/cuda/normalization.cuh through its launchers
             (minigan/cuda_kernels.py): one launch forward, with the running averages,
-            and one backward
+            and one backward (layer norm: dweight and dbias are array calls)
     arrays  the same math as array calls: minigan's ``numpy`` implementations of
             normalize_forward and normalize_backward on CuPy arrays (about 21 + 13
             kernels)
-    torch   torch.nn.functional.batch_norm / instance_norm and their autograd backward
-            (cuDNN's kernels for batch norm)
+    torch   torch.nn.functional.batch_norm / instance_norm / layer_norm and their
+            autograd backward (cuDNN's kernels for batch norm)
 
 Each cell is the median over timed blocks of forward+backward calls, CUDA events around
 each block after a warm-up, blocks alternating between implementations. Times in
@@ -32,6 +33,8 @@ from minigan.ops.normalization import normalize_backward, normalize_forward
 
 BATCH = ((0, 2, 3), (1,))          # dims, affine axes
 INSTANCE = ((2, 3), (1,))
+LAYER = ((1, 2, 3), (1, 2, 3))
+LAYOUTS = {"batch": BATCH, "instance": INSTANCE, "layer": LAYER}
 LAYERS = [  # name, kind, input shape
     ("DCGAN G 256 4x4", "batch", (64, 256, 4, 4)),
     ("DCGAN G 128 8x8", "batch", (64, 128, 8, 8)),
@@ -44,6 +47,8 @@ LAYERS = [  # name, kind, input shape
     ("CycleGAN 64 256x256", "instance", (1, 64, 256, 256)),
     ("CycleGAN 256 64x64", "instance", (1, 256, 64, 64)),
     ("instance 64 32x32 x16", "instance", (16, 64, 32, 32)),
+    ("WGAN-GP D 128 8x8", "layer", (64, 128, 8, 8)),
+    ("WGAN-GP D 256 4x4", "layer", (64, 256, 4, 4)),
 ]
 EPS, MOMENTUM = 1e-5, 0.1
 NEEDS = (True, True, True)
@@ -53,8 +58,8 @@ def minigan_calls(cuda_kernels: Any, cupy: Any, kind: str, host: list[np.ndarray
                   ) -> dict[str, Callable[[], Any]]:
     """Forward+backward by the CUDA launchers and by the array code, on CuPy arrays."""
     x, gy, weight, bias = (cupy.asarray(a) for a in host)
-    dims, affine_axes = BATCH if kind == "batch" else INSTANCE
-    c = weight.shape[0]
+    dims, affine_axes = LAYOUTS[kind]
+    c = x.shape[1]
     running = [cupy.zeros(c, np.float32), cupy.ones(c, np.float32)] if kind == "batch" \
         else [None, None]
 
@@ -75,7 +80,7 @@ def torch_call(torch: Any, kind: str, host: list[np.ndarray]) -> Callable[[], An
     x.requires_grad_(True)
     weight.requires_grad_(True)
     bias.requires_grad_(True)
-    c = weight.shape[0]
+    c = x.shape[1]
     running = (torch.zeros(c, device="cuda"), torch.ones(c, device="cuda"))
     functional = torch.nn.functional
 
@@ -83,8 +88,10 @@ def torch_call(torch: Any, kind: str, host: list[np.ndarray]) -> Callable[[], An
         if kind == "batch":
             y = functional.batch_norm(x, *running, weight, bias, training=True,
                                       momentum=MOMENTUM, eps=EPS)
-        else:
+        elif kind == "instance":
             y = functional.instance_norm(x, weight=weight, bias=bias, eps=EPS)
+        else:
+            y = functional.layer_norm(x, x.shape[1:], weight, bias, eps=EPS)
         return torch.autograd.grad(y, (x, weight, bias), gy)
     return call
 
@@ -107,11 +114,11 @@ def main() -> None:
           f"{'cuda/torch':>12}{'arrays/torch':>14}")
     rng = np.random.default_rng(0)
     for name, kind, shape in LAYERS:
-        c = shape[1]
+        affine = shape[1:] if kind == "layer" else shape[1:2]
         host = [(rng.standard_normal(shape) * 2 + 1).astype(np.float32),
                 rng.standard_normal(shape).astype(np.float32),
-                rng.uniform(0.5, 1.5, c).astype(np.float32),
-                rng.standard_normal(c).astype(np.float32)]
+                rng.uniform(0.5, 1.5, affine).astype(np.float32),
+                rng.standard_normal(affine).astype(np.float32)]
         calls = minigan_calls(cuda_kernels, cupy, kind, host)
         calls["torch"] = torch_call(torch, kind, host)
         got, want = calls["cuda"](), calls["arrays"]()

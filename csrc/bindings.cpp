@@ -162,9 +162,10 @@ void cuda_adam_step(const std::string& dtype, std::uintptr_t param, std::uintptr
 void cuda_normalize_forward(const std::string& dtype, std::uintptr_t x, std::uintptr_t weight,
                             std::uintptr_t bias, std::uintptr_t y, std::uintptr_t mean,
                             std::uintptr_t var, std::uintptr_t invstd, int64_t a, int64_t g,
-                            int64_t b, int64_t c, double eps, std::uintptr_t running_mean,
+                            int64_t b, int64_t c, bool per_position, double eps,
+                            std::uintptr_t running_mean,
                             std::uintptr_t running_var, double momentum, std::uintptr_t stream) {
-  const minigan::cuda::NormSizes sizes{a, g, b, c};
+  const minigan::cuda::NormSizes sizes{a, g, b, c, per_position};
   by_dtype("cuda_normalize_forward", dtype, [&](auto tag) {
     using T = decltype(tag);
     const minigan::cuda::RunningStats<T> running{device<T>(running_mean), device<T>(running_var),
@@ -181,8 +182,9 @@ void cuda_normalize_backward(const std::string& dtype, std::uintptr_t grad_y, st
                              std::uintptr_t weight, std::uintptr_t mean, std::uintptr_t invstd,
                              std::uintptr_t grad_x, std::uintptr_t sum_grad_y,
                              std::uintptr_t sum_grad_y_xhat, int64_t a, int64_t g, int64_t b,
-                             int64_t c, bool batch_stats, std::uintptr_t stream) {
-  const minigan::cuda::NormSizes sizes{a, g, b, c};
+                             int64_t c, bool per_position, bool batch_stats,
+                             std::uintptr_t stream) {
+  const minigan::cuda::NormSizes sizes{a, g, b, c, per_position};
   by_dtype("cuda_normalize_backward", dtype, [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release release;
@@ -338,21 +340,23 @@ PYBIND11_MODULE(_C, m) {
         py::arg("bias_correction1"), py::arg("bias_correction2"),
         py::arg("decoupled_weight_decay"), py::arg("maximize"), py::arg("stream"));
   m.def("cuda_normalize_forward", &cuda_normalize_forward,
-        "Batch or instance norm's forward in one launch (csrc/cuda/normalization.cuh) on "
-        "device pointers: x (a, g, b) -> y (a, g, b), mean, var, invstd (g,); weight, bias "
-        "(c,) and the running statistics (c,) may be 0 (none).",
+        "Batch, instance or layer norm's forward in one launch "
+        "(csrc/cuda/normalization.cuh) on device pointers: x (a, g, b) -> y (a, g, b), mean, "
+        "var, invstd (g,); weight, bias (c,) and the running statistics (c,) may be 0 (none).",
         py::arg("dtype"), py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("y"),
         py::arg("mean"), py::arg("var"), py::arg("invstd"), py::arg("a"), py::arg("g"),
-        py::arg("b"), py::arg("c"), py::arg("eps"), py::arg("running_mean"),
-        py::arg("running_var"), py::arg("momentum"), py::arg("stream"));
+        py::arg("b"), py::arg("c"), py::arg("per_position"), py::arg("eps"),
+        py::arg("running_mean"), py::arg("running_var"), py::arg("momentum"),
+        py::arg("stream"));
   m.def("cuda_normalize_backward", &cuda_normalize_backward,
-        "Batch or instance norm's gradient in one launch (csrc/cuda/normalization.cuh) on "
-        "device pointers: grad_y, x (a, g, b), mean, invstd (g,) -> grad_x (a, g, b; 0: "
-        "none), the group sums of grad_y and grad_y xhat (g,).",
+        "Batch, instance or layer norm's gradient in one launch "
+        "(csrc/cuda/normalization.cuh) on device pointers: grad_y, x (a, g, b), mean, invstd "
+        "(g,) -> grad_x (a, g, b; 0: none), the group sums of grad_y and grad_y xhat (g,; "
+        "0: none).",
         py::arg("dtype"), py::arg("grad_y"), py::arg("x"), py::arg("weight"), py::arg("mean"),
         py::arg("invstd"), py::arg("grad_x"), py::arg("sum_grad_y"),
         py::arg("sum_grad_y_xhat"), py::arg("a"), py::arg("g"), py::arg("b"), py::arg("c"),
-        py::arg("batch_stats"), py::arg("stream"));
+        py::arg("per_position"), py::arg("batch_stats"), py::arg("stream"));
   m.def("cuda_conv2d", &cuda_conv2d,
         "conv2d as an implicit GEMM (csrc/cuda/conv.cuh) on device pointers: x (n, c, h, w), "
         "weight (o, c/groups, kh, kw) -> y (n, o, ho, wo).",

@@ -172,7 +172,7 @@ class Implementation:
 # Default choice per device type when nothing is forced: the first available wins. The
 # order follows the measurements of BENCHMARKS.md: Triton's kernels were timed on an H100;
 # the CUDA C++ kernels (csrc/cuda) are not yet timed on a GPU, so they come second. Adam's
-# step and batch and instance norm have no Triton kernel: on a GPU they take
+# step and batch, instance and layer norm have no Triton kernel: on a GPU they take
 # csrc/cuda/adam.cuh (one launch per parameter instead of about 14 CuPy kernels) and
 # csrc/cuda/normalization.cuh (one launch each way instead of about 21 and 13) when
 # minigan._C has them; not yet timed either.

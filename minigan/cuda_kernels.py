@@ -149,24 +149,29 @@ def check_adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
 
 
 def normalize_layout(shape: tuple[int, ...], dims: tuple[int, ...],
-                     affine_axes: tuple[int, ...]) -> tuple[int, int, int, int] | None:
-    """(a, g, b, c), the sizes of csrc/cuda/normalization.h, for x of ``shape`` normalized
-    over ``dims`` with affine parameters over ``affine_axes``: x is seen as (a, g, b) with
-    the kept axes (those not in ``dims``) in the middle, and c the affine parameters'
-    size, trailing the kept axes. Batch norm of (N, C, H, W): (N, C, H W, C); instance
-    norm: (1, N C, H W, C). None when the axes do not line up so (layer norm, group
-    norm): those run as array code."""
+                     affine_axes: tuple[int, ...]) -> tuple[int, int, int, int, bool] | None:
+    """(a, g, b, c, per_position), the sizes of csrc/cuda/normalization.h, for x of
+    ``shape`` normalized over ``dims`` with affine parameters over ``affine_axes``: x is
+    seen as (a, g, b) with the kept axes (those not in ``dims``) in the middle. Per channel,
+    the affine axes trail the kept axes and c is their size: batch norm of (N, C, H, W) is
+    (N, C, H W, C, False), instance norm (1, N C, H W, C, False). Per position, the affine
+    axes are the axes after the kept ones, c = b: layer norm over (C, H, W) is
+    (1, N, C H W, C H W, True). None when the axes line up neither way (group norm with
+    its affine parameters): that runs as array code."""
     kept = [i for i in range(len(shape)) if i not in dims]
     if not kept or kept != list(range(kept[0], kept[-1] + 1)) or not affine_axes:
         return None
     first, last = kept[0], kept[-1] + 1
+    a, g, b = (math.prod(shape[:first]), math.prod(shape[first:last]),
+               math.prod(shape[last:]))
+    if list(affine_axes) == list(range(last, len(shape))):
+        return a, g, b, b, True
     if affine_axes[0] < first or list(affine_axes) != list(range(affine_axes[0], last)):
         return None
-    return (math.prod(shape[:first]), math.prod(shape[first:last]), math.prod(shape[last:]),
-            math.prod(shape[affine_axes[0]:last]))
+    return a, g, b, math.prod(shape[affine_axes[0]:last]), False
 
 
-def _normalize_arrays(op: str, layout: tuple[int, int, int, int] | None,
+def _normalize_arrays(op: str, layout: tuple[int, int, int, int, bool] | None,
                       arrays: dict[str, Any]) -> str | None:
     """The dtype the kernel of ``op`` runs in, or None when these ``arrays`` (name -> array
     or None) go to the array code: a layout it does not take, an empty x, float16 or mixed
@@ -331,11 +336,11 @@ def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_
 def normalize_forward(x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
                       momentum: float, dims: tuple[int, ...], affine_axes: tuple[int, ...],
                       eps: float) -> tuple[Any, Any, Any]:
-    """csrc/cuda/normalization.cuh: batch or instance norm's statistics, y and running
-    averages in one launch (the arguments and results of
-    ``minigan.ops.normalization.normalize_forward``). Layer and group norm, float16, mixed
-    dtypes, empty inputs and running statistics that are not contiguous run the array
-    code on the same CuPy arrays."""
+    """csrc/cuda/normalization.cuh: batch, instance or layer norm's statistics, y and
+    running averages in one launch (the arguments and results of
+    ``minigan.ops.normalization.normalize_forward``). Group norm with affine parameters,
+    float16, mixed dtypes, empty inputs and running statistics that are not contiguous
+    run the array code on the same CuPy arrays."""
     layout = normalize_layout(x.shape, dims, affine_axes)
     dtype = _normalize_arrays("normalize_forward", layout, dict(
         x=x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var))
@@ -344,7 +349,7 @@ def normalize_forward(x: Any, weight: Any, bias: Any, running_mean: Any, running
             (running and layout[1] != layout[3]):
         return implementations("normalize_forward")["numpy"].fn(
             x, weight, bias, running_mean, running_var, momentum, dims, affine_axes, eps)
-    a, g, b, c = layout
+    a, g, b, c, per_position = layout
     cp = cupy_module()
     with cp.cuda.Device(x.device.id):
         x, weight, bias = (None if t is None else cp.ascontiguousarray(t)
@@ -353,7 +358,8 @@ def normalize_forward(x: Any, weight: Any, bias: Any, running_mean: Any, running
         mean, var, invstd = cp.empty((3, g), dtype)
         extension.C.cuda_normalize_forward(
             dtype, _pointer(x), _pointer(weight), _pointer(bias), _pointer(y), _pointer(mean),
-            _pointer(var), _pointer(invstd), a, g, b, c, float(eps), _pointer(running_mean),
+            _pointer(var), _pointer(invstd), a, g, b, c, per_position, float(eps),
+            _pointer(running_mean),
             _pointer(running_var), float(momentum), _stream(cp))
     kept = tuple(1 if i in dims else n for i, n in enumerate(x.shape))
     return y, mean.reshape(kept), invstd.reshape(kept)
@@ -362,27 +368,34 @@ def normalize_forward(x: Any, weight: Any, bias: Any, running_mean: Any, running
 def normalize_backward(gy: Any, x: Any, weight: Any, mean: Any, invstd: Any,
                        dims: tuple[int, ...], affine_axes: tuple[int, ...], batch_stats: bool,
                        needs: tuple[bool, bool, bool]) -> tuple[Any, Any, Any]:
-    """csrc/cuda/normalization.cuh: (dx, dweight, dbias) of batch or instance norm in one
-    launch, plus a sum over the images for instance norm's dweight and dbias (the
-    arguments and results of ``minigan.ops.normalization.normalize_backward``). Other
-    layouts and dtypes run the array code on the same CuPy arrays."""
+    """csrc/cuda/normalization.cuh: (dx, dweight, dbias) of batch, instance or layer norm
+    (the arguments and results of ``minigan.ops.normalization.normalize_backward``). Per
+    channel, one launch gives dx and the group sums behind dweight and dbias (summed over
+    the images for instance norm); per position (layer norm), one launch gives dx, and
+    dweight and dbias, sums over the groups, are the array code's. Other layouts and
+    dtypes run the array code on the same CuPy arrays."""
     layout = normalize_layout(x.shape, dims, affine_axes)
     dtype = _normalize_arrays("normalize_backward", layout, dict(
         x=x, gy=gy, weight=weight, mean=mean, invstd=invstd))
+    array_code = implementations("normalize_backward")["numpy"].fn
     if dtype is None:
-        return implementations("normalize_backward")["numpy"].fn(
-            gy, x, weight, mean, invstd, dims, affine_axes, batch_stats, needs)
-    a, g, b, c = layout
+        return array_code(gy, x, weight, mean, invstd, dims, affine_axes, batch_stats, needs)
+    a, g, b, c, per_position = layout
     cp = cupy_module()
     with cp.cuda.Device(x.device.id):
         gy, x, weight, mean, invstd = (None if t is None else cp.ascontiguousarray(t)
                                        for t in (gy, x, weight, mean, invstd))
         dx = cp.empty(x.shape, dtype) if needs[0] else None
-        sum_gy, sum_gy_xhat = cp.empty((2, g), dtype)
-        extension.C.cuda_normalize_backward(
-            dtype, _pointer(gy), _pointer(x), _pointer(weight), _pointer(mean),
-            _pointer(invstd), _pointer(dx), _pointer(sum_gy), _pointer(sum_gy_xhat), a, g, b,
-            c, bool(batch_stats), _stream(cp))
+        sum_gy, sum_gy_xhat = (None, None) if per_position else cp.empty((2, g), dtype)
+        if dx is not None or sum_gy is not None:
+            extension.C.cuda_normalize_backward(
+                dtype, _pointer(gy), _pointer(x), _pointer(weight), _pointer(mean),
+                _pointer(invstd), _pointer(dx), _pointer(sum_gy), _pointer(sum_gy_xhat), a,
+                g, b, c, per_position, bool(batch_stats), _stream(cp))
+    if per_position:
+        _, dweight, dbias = array_code(gy, x, weight, mean, invstd, dims, affine_axes,
+                                       batch_stats, (False, needs[1], needs[2]))
+        return dx, dweight, dbias
     affine_shape = tuple(x.shape[i] for i in affine_axes)
 
     def per_channel(sums: Any) -> Any:       # the groups of channel k % c, summed

@@ -155,21 +155,22 @@ def test_adam_step_hands_float16_to_the_numpy_code_instead_of_the_kernel():
 
 
 @pytest.mark.parametrize("shape, dims, affine_axes, layout", [
-    ((8, 3, 5, 7), (0, 2, 3), (1,), (8, 3, 35, 3)),           # batch norm 2-D
-    ((8, 3), (0,), (1,), (8, 3, 1, 3)),                       # batch norm 1-D
-    ((8, 3, 11), (0, 2), (1,), (8, 3, 11, 3)),
-    ((8, 3, 5, 7), (2, 3), (1,), (1, 24, 35, 3)),             # instance norm
-    ((8, 3, 5, 7), (1, 2, 3), (1, 2, 3), None),               # layer norm
-    ((8, 3, 5, 7), (3,), (3,), None),
-    ((8, 2, 3, 35), (2, 3), (1, 2), None),                    # group norm (N, G, C/G, S)
-    ((8, 3, 5, 7), (0, 2), (1,), None),                       # kept axes not contiguous
+    ((8, 3, 5, 7), (0, 2, 3), (1,), (8, 3, 35, 3, False)),       # batch norm 2-D
+    ((8, 3), (0,), (1,), (8, 3, 1, 3, False)),                   # batch norm 1-D
+    ((8, 3, 11), (0, 2), (1,), (8, 3, 11, 3, False)),
+    ((8, 3, 5, 7), (2, 3), (1,), (1, 24, 35, 3, False)),         # instance norm
+    ((8, 3, 5, 7), (1, 2, 3), (1, 2, 3), (1, 8, 105, 105, True)),  # layer norm
+    ((8, 3, 5, 7), (3,), (3,), (1, 120, 7, 7, True)),
+    ((8, 2, 3, 35), (2, 3), (1, 2), None),                       # group norm (N, G, C/G, S)
+    ((8, 3, 5, 7), (0, 2), (1,), None),                          # kept axes not contiguous
 ])
-def test_normalize_layout_takes_batch_and_instance_norm_only(shape, dims, affine_axes, layout):
+def test_normalize_layout_takes_batch_instance_and_layer_norm(shape, dims, affine_axes,
+                                                              layout):
     assert cuda_kernels.normalize_layout(shape, dims, affine_axes) == layout
 
 
 @pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
-@pytest.mark.parametrize("case", ["layer norm", "float16", "mixed dtypes", "empty"])
+@pytest.mark.parametrize("case", ["group norm", "float16", "mixed dtypes", "empty"])
 def test_the_norm_launchers_hand_what_the_kernel_does_not_take_to_the_array_code(case):
     """Layouts, dtypes and sizes the kernel does not take run the array code on the same
     arrays (NumPy arrays here: no launch happens on this path), with the running averages
@@ -178,12 +179,12 @@ def test_the_norm_launchers_hand_what_the_kernel_does_not_take_to_the_array_code
     dtype = np.float16 if case == "float16" else np.float32
     shape = (0, 3, 4, 4) if case == "empty" else (4, 3, 4, 4)
     x = rng.standard_normal(shape).astype(dtype)
-    dims, affine_axes = ((1, 2, 3), (1, 2, 3)) if case == "layer norm" else ((0, 2, 3), (1,))
+    dims, affine_axes = ((2, 3), (1, 2)) if case == "group norm" else ((0, 2, 3), (1,))
     affine_shape = tuple(shape[i] for i in affine_axes)
     weight = rng.standard_normal(affine_shape).astype(
         np.float64 if case == "mixed dtypes" else dtype)
     bias = np.zeros(affine_shape, dtype)
-    running = [np.zeros(3, dtype), np.ones(3, dtype)] if case != "layer norm" else [None] * 2
+    running = [np.zeros(3, dtype), np.ones(3, dtype)] if case != "group norm" else [None] * 2
     expected = [None if r is None else r.copy() for r in running]
     with np.errstate(invalid="ignore", divide="ignore"):
         got = cuda_kernels.normalize_forward(x, weight, bias, *running, 0.1, dims,

@@ -1,4 +1,5 @@
-// The float and double instances of the batch and instance norm of normalization.cuh.
+// The float and double instances of the batch, instance and layer norm of
+// normalization.cuh.
 #include "cuda/normalization.cuh"
 
 namespace minigan::cuda {

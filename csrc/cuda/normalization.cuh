@@ -1,15 +1,18 @@
-// Batch and instance norm in CUDA: the statistics, the normalization and the running
-// averages in one launch; the gradient in one more.
+// Batch, instance and layer norm in CUDA: the statistics, the normalization and the
+// running averages in one launch; the gradient in one more.
 //
 // The op of minigan/ops/normalization.py (`Normalize`), for the norms whose statistics
-// and affine parameters line up by channel. x is seen as (a, g, b), C-contiguous, and
-// group k holds the n = a b elements x[i, k, j]:
+// and affine parameters line up with a 3-D view. x is seen as (a, g, b), C-contiguous,
+// and group k holds the n = a b elements x[i, k, j]:
 //
 //     batch norm of (N, C, H, W):      a = N, g = C,     b = H W     (one group a channel)
 //     instance norm of (N, C, H, W):   a = 1, g = N C,   b = H W     (one group an image's
 //                                                                     channel)
+//     layer norm of (N, C, H, W):      a = 1, g = N,     b = C H W   (one group an image)
 //
-// and channel c = k % C of group k owns weight[c] (γ) and bias[c] (β). Forward, per group:
+// For batch and instance norm, channel c = k % C of group k owns weight[c] (γ) and
+// bias[c] (β), one pair for the whole group ("per channel"); for layer norm, position j
+// owns γ[j] and β[j], the same for every group ("per position"). Forward, per group:
 //
 //     mean = E[x],   var = E[(x - mean)^2],   invstd = 1 / sqrt(var + eps)
 //     y = (x - mean) (invstd γ) + β
@@ -19,7 +22,8 @@
 //     running_mean = (1 - m) running_mean + m mean
 //     running_var  = (1 - m) running_var  + m var n / (n - 1)
 //
-// Backward, for the output gradient dy, with x̂ = (x - mean) invstd and sums over the group:
+// Backward, for the output gradient dy, with x̂ = (x - mean) invstd and sums over the group,
+// per channel:
 //
 //     Σdy,   Σdy x̂                                          (both kept: dβ, dγ need them)
 //     dx = invstd γ (dy - Σdy / n - x̂ Σdy x̂ / n)            statistics of the batch
@@ -28,7 +32,10 @@
 // The two subtracted terms are the gradient's paths through the mean and the variance.
 // dβ[c] and dγ[c] are the sums of Σdy and Σdy x̂ over the groups of channel c: for batch
 // norm the group sums themselves, for instance norm a sum over the N images, which the
-// caller makes.
+// caller makes. Per position, γ varies inside the group, so the same formula runs on
+// g = dy γ[j]: dx = invstd (g - Σg / n - x̂ Σg x̂ / n); dβ[j] and dγ[j] are then sums over
+// the groups at one position (over the images, for layer norm), which the caller makes
+// from dy and x̂ as array calls.
 //
 // Blocks and threads. One block of 256 threads per group k, so that a group's sums never
 // leave its block: no second launch, no atomics. Thread t walks the group's elements
@@ -52,12 +59,13 @@
 // passes), 3 for invstd, 4 for the output (6 passes), 9 for the running averages, 1 more
 // for invstd γ. Backward: gy and x read twice, dx written once: 5 passes in 1 launch,
 // where the array code makes 13 launches and 26 passes (plus 2 small sums over the images
-// for instance norm, which stay).
+// for instance norm, which stay; layer norm's dγ and dβ stay array calls, 5 launches).
 //
 // Grid. g blocks: 64 to 512 for DCGAN's batch norms (a partial wave to four waves on 132
-// SMs), N C for instance norm. Few groups of many elements (batch norm of a large image
-// batch with few channels) leave SMs idle: splitting a group over blocks would need a
-// grid-wide sum, as spectral_norm.cuh makes with its last-arriving block; not done here.
+// SMs), N C for instance norm, N for layer norm. Few groups of many elements (batch norm
+// of a large image batch with few channels, layer norm of a small batch) leave SMs idle:
+// splitting a group over blocks would need a grid-wide sum, as spectral_norm.cuh makes
+// with its last-arriving block; not done here.
 //
 // Precision. Sums run in the accumulator type (float for float, double for double); a
 // thread's chain is n / 256 terms long, then 8 tree levels, comparable to NumPy's
@@ -140,6 +148,17 @@ __global__ void __launch_bounds__(kNormThreads)
     }
   }
 
+  if (s.per_position) {
+    for (int64_t e = t; e < n; e += kNormThreads) {
+      const int64_t at = norm_offset(s, k, e);
+      const int64_t j = e % s.b;
+      const A scale = weight == nullptr ? static_cast<A>(invstd)
+                                        : static_cast<A>(invstd) * static_cast<A>(weight[j]);
+      const A shift = bias == nullptr ? A(0) : static_cast<A>(bias[j]);
+      y[at] = static_cast<T>((static_cast<A>(x[at]) - static_cast<A>(mean)) * scale + shift);
+    }
+    return;
+  }
   const A scale = weight == nullptr ? static_cast<A>(invstd)
                                     : static_cast<A>(invstd) * static_cast<A>(weight[c]);
   const A shift = bias == nullptr ? A(0) : static_cast<A>(bias[c]);
@@ -149,7 +168,8 @@ __global__ void __launch_bounds__(kNormThreads)
   }
 }
 
-// Block k: group k's two sums and (when grad_x is not nullptr) its dx.
+// Block k: group k's two sums (when sum_grad_y is not nullptr) and its dx (when grad_x
+// is not nullptr).
 template <typename T>
 __global__ void __launch_bounds__(kNormThreads)
     normalize_backward_kernel(const T* grad_y, const T* x, const T* weight, const T* mean,
@@ -163,30 +183,37 @@ __global__ void __launch_bounds__(kNormThreads)
   const A mu = static_cast<A>(mean[k]);
   const A r = static_cast<A>(invstd[k]);
 
+  // dy of element e: grad_y, times the element's weight per position (per channel the
+  // group's one weight is applied once, in `scale` below).
+  const bool weighted = s.per_position && weight != nullptr;
+  auto dy_of = [&](int64_t e, int64_t at) {
+    const A dy = static_cast<A>(grad_y[at]);
+    return weighted ? dy * static_cast<A>(weight[e % s.b]) : dy;
+  };
+
   A dy_sum = 0;
   A dy_xhat_sum = 0;
   for (int64_t e = t; e < n; e += kNormThreads) {
     const int64_t at = norm_offset(s, k, e);
-    const A dy = static_cast<A>(grad_y[at]);
+    const A dy = dy_of(e, at);
     dy_sum += dy;
     dy_xhat_sum += dy * ((static_cast<A>(x[at]) - mu) * r);
   }
   dy_sum = block_sum(dy_sum, scratch);
   dy_xhat_sum = block_sum(dy_xhat_sum, scratch);
-  if (t == 0) {
+  if (t == 0 && sum_grad_y != nullptr) {
     sum_grad_y[k] = static_cast<T>(dy_sum);
     sum_grad_y_xhat[k] = static_cast<T>(dy_xhat_sum);
   }
   if (grad_x == nullptr) return;
 
-  const A scale = weight == nullptr ? r : r * static_cast<A>(weight[k % s.c]);
+  const A scale = weight == nullptr || s.per_position ? r : r * static_cast<A>(weight[k % s.c]);
   const A mean_dy = batch_stats ? dy_sum / static_cast<A>(n) : A(0);
   const A mean_dy_xhat = batch_stats ? dy_xhat_sum / static_cast<A>(n) : A(0);
   for (int64_t e = t; e < n; e += kNormThreads) {
     const int64_t at = norm_offset(s, k, e);
     const A xhat = (static_cast<A>(x[at]) - mu) * r;
-    grad_x[at] = static_cast<T>((static_cast<A>(grad_y[at]) - mean_dy - xhat * mean_dy_xhat) *
-                                scale);
+    grad_x[at] = static_cast<T>((dy_of(e, at) - mean_dy - xhat * mean_dy_xhat) * scale);
   }
 }
 

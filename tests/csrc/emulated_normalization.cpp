@@ -1,6 +1,6 @@
 // csrc/cuda/normalization.cuh on CPU threads, for tests/csrc/test_normalization_emulated.py.
-// Sizes arrive as 4 int64 (a, g, b, c); arrays as float (is_double = 0) or double
-// (is_double = 1) pointers, null where the host API takes nullptr.
+// Sizes arrive as 5 int64 (a, g, b, c, per_position); arrays as float (is_double = 0) or
+// double (is_double = 1) pointers, null where the host API takes nullptr.
 #include "emulated.h"
 
 #include "cuda/normalization.cuh"
@@ -8,7 +8,7 @@
 namespace {
 
 minigan::cuda::NormSizes sizes_of(const int64_t* sizes) {
-  return {sizes[0], sizes[1], sizes[2], sizes[3]};
+  return {sizes[0], sizes[1], sizes[2], sizes[3], sizes[4] != 0};
 }
 
 }  // namespace
@@ -34,7 +34,7 @@ extern "C" int emulated_normalize_forward(int is_double, const void* x, const vo
   });
 }
 
-// The host launcher normalize_backward: the two group sums and (grad_x not null) dx.
+// The host launcher normalize_backward: the two group sums (not null) and dx (not null).
 extern "C" int emulated_normalize_backward(int is_double, const void* grad_y, const void* x,
                                            const void* weight, const void* mean,
                                            const void* invstd, void* grad_x, void* sum_grad_y,

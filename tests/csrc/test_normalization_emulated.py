@@ -1,9 +1,9 @@
 """csrc/cuda/normalization.cuh, run on CPU threads by csrc/cuda/emulator.h, against the
 array code of minigan/ops/normalization.py (the ``numpy`` implementations of
-``normalize_forward`` and ``normalize_backward``) in float64: batch and instance norm
-laid out by ``minigan.cuda_kernels.normalize_layout`` exactly as the GPU launcher lays
-them out, groups around the 256-thread block, outputs poisoned with NaN and a guard past
-their end, the running averages, eval-mode gradients, and the properties of dx."""
+``normalize_forward`` and ``normalize_backward``) in float64: batch, instance and layer
+norm laid out by ``minigan.cuda_kernels.normalize_layout`` exactly as the GPU launcher
+lays them out, groups around the 256-thread block, outputs poisoned with NaN and a guard
+past their end, the running averages, eval-mode gradients, and the properties of dx."""
 import ctypes
 
 import numpy as np
@@ -19,6 +19,7 @@ SENTINEL = -7.25
 TOLERANCE = {np.float64: 1e-12, np.float32: 2e-5}
 BATCH = ((0, 2, 3), (1,))       # dims, affine axes of batch norm on (N, C, H, W)
 INSTANCE = ((2, 3), (1,))       # ... of instance norm
+LAYER = ((1, 2, 3), (1, 2, 3))  # ... of layer norm over (C, H, W)
 
 
 def _output(shape, dtype):
@@ -68,22 +69,30 @@ def forward(library, kernel_call):
 @pytest.fixture(scope="module")
 def backward(library, kernel_call):
     """backward(gy, x, weight, mean, invstd, dims, affine_axes, batch_stats, needs) ->
-    (dx, dweight, dbias), the per-channel sums made from the kernel's group sums as the
-    GPU launcher makes them."""
+    (dx, dweight, dbias) as the GPU launcher makes them: per channel, dweight and dbias
+    summed from the kernel's group sums; per position (layer norm), the kernel writes dx
+    only and dweight and dbias are the array code's."""
     pointer, call = kernel_call
 
     def run(gy, x, weight, mean, invstd, dims, affine_axes, batch_stats, needs):
-        a, g, b, c = normalize_layout(x.shape, dims, affine_axes)
+        layout = normalize_layout(x.shape, dims, affine_axes)
+        a, g, b, c, per_position = layout
         dx, dx_whole = _output(x.shape, x.dtype) if needs[0] else (None, None)
-        sums, sums_whole = _output((2, g), x.dtype)
+        sums, sums_whole = (None, None) if per_position else _output((2, g), x.dtype)
         call(library.emulated_normalize_backward, ctypes.c_int(x.dtype == np.float64),
              pointer(gy), pointer(x), None if weight is None else pointer(weight),
              pointer(np.ascontiguousarray(mean)), pointer(np.ascontiguousarray(invstd)),
-             None if dx is None else pointer(dx_whole), pointer(sums[0]), pointer(sums[1]),
-             pointer(np.array((a, g, b, c), np.int64)), ctypes.c_int(batch_stats))
-        _unguarded(sums_whole, "the group sums")
+             None if dx is None else pointer(dx_whole),
+             *((None, None) if sums is None else (pointer(sums[0]), pointer(sums[1]))),
+             pointer(np.array(layout, np.int64)), ctypes.c_int(batch_stats))
         if dx is not None:
             _unguarded(dx_whole, "dx")
+        if per_position:
+            _, dweight, dbias = normalize_backward(gy, x, weight, mean, invstd, dims,
+                                                   affine_axes, batch_stats,
+                                                   (False, needs[1], needs[2]))
+            return dx, dweight, dbias
+        _unguarded(sums_whole, "the group sums")
         affine_shape = tuple(x.shape[i] for i in affine_axes)
         per_channel = [s.reshape(g // c, c).sum(axis=0).reshape(affine_shape) for s in sums]
         return dx, per_channel[1] if needs[1] else None, per_channel[0] if needs[2] else None
@@ -91,16 +100,17 @@ def backward(library, kernel_call):
     return run
 
 
-def _draw(shape, dtype, seed, affine=(True, True)):
+def _draw(shape, dtype, seed, affine=(True, True), affine_axes=(1,)):
     """x (shape) with a per-channel offset and scale (statistics far from 0 and 1), gy,
-    weight and bias (C,) (None where ``affine`` says so)."""
+    weight and bias of the sizes of ``affine_axes`` (None where ``affine`` says so)."""
     rng = np.random.default_rng(seed)
     c = shape[1]
     offset = rng.uniform(-3, 3, c).reshape(1, c, *([1] * (len(shape) - 2)))
     x = (rng.standard_normal(shape) * rng.uniform(0.5, 2) + offset).astype(dtype)
     gy = rng.standard_normal(shape).astype(dtype)
-    weight = rng.uniform(0.5, 1.5, c).astype(dtype) if affine[0] else None
-    bias = rng.standard_normal(c).astype(dtype) if affine[1] else None
+    affine_shape = tuple(shape[i] for i in affine_axes)
+    weight = rng.uniform(0.5, 1.5, affine_shape).astype(dtype) if affine[0] else None
+    bias = rng.standard_normal(affine_shape).astype(dtype) if affine[1] else None
     return x, gy, weight, bias
 
 
@@ -123,11 +133,21 @@ SHAPES = [(2, 3, 4, 4), (3, 2, 5, 7), (4, 5, 8, 8), (1, 2, 16, 16), (2, 1, 1, 3)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("layout", [BATCH, INSTANCE], ids=["batch", "instance"])
+@pytest.mark.parametrize("layout", [BATCH, INSTANCE, LAYER], ids=["batch", "instance", "layer"])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_forward_and_backward_match_the_array_code(forward, backward, shape, layout, dtype):
+    _check_forward_and_backward(forward, backward, shape, layout, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_layer_norm_over_the_last_axis_matches_the_array_code(forward, backward, dtype):
+    """Per position with many small groups: one group per row of the last axis."""
+    _check_forward_and_backward(forward, backward, (2, 3, 2, 9), ((3,), (3,)), dtype)
+
+
+def _check_forward_and_backward(forward, backward, shape, layout, dtype):
     dims, affine_axes = layout
-    x, gy, weight, bias = _draw(shape, dtype, seed=sum(shape))
+    x, gy, weight, bias = _draw(shape, dtype, seed=sum(shape), affine_axes=affine_axes)
     y, mean, invstd = forward(x, weight, bias, None, None, 0.0, dims, affine_axes, 1e-5)
     want = normalize_forward(*_as64(x, weight, bias), None, None, 0.0, dims, affine_axes,
                              1e-5)
@@ -155,16 +175,18 @@ def test_groups_around_the_256_thread_block(forward, backward, n, b):
                   np.float64, ("dx", "dweight", "dbias"))
 
 
+@pytest.mark.parametrize("layout", [INSTANCE, LAYER], ids=["instance", "layer"])
 @pytest.mark.parametrize("affine", [(False, False), (True, False), (False, True)],
                          ids=["none", "weight", "bias"])
-def test_missing_weight_or_bias_are_one_and_zero(forward, backward, affine):
-    x, gy, weight, bias = _draw((3, 4, 5, 5), np.float64, seed=4, affine=affine)
-    y, mean, invstd = forward(x, weight, bias, None, None, 0.0, *INSTANCE, 1e-5)
-    want = normalize_forward(x, weight, bias, None, None, 0.0, *INSTANCE, 1e-5)
+def test_missing_weight_or_bias_are_one_and_zero(forward, backward, affine, layout):
+    x, gy, weight, bias = _draw((3, 4, 5, 5), np.float64, seed=4, affine=affine,
+                                affine_axes=layout[1])
+    y, mean, invstd = forward(x, weight, bias, None, None, 0.0, *layout, 1e-5)
+    want = normalize_forward(x, weight, bias, None, None, 0.0, *layout, 1e-5)
     _assert_agree((y, mean, invstd), want, np.float64, ("y", "mean", "invstd"))
     needs = (True, weight is not None, bias is not None)
-    _assert_agree(backward(gy, x, weight, mean, invstd, *INSTANCE, True, needs),
-                  normalize_backward(gy, x, weight, mean, invstd, *INSTANCE, True, needs),
+    _assert_agree(backward(gy, x, weight, mean, invstd, *layout, True, needs),
+                  normalize_backward(gy, x, weight, mean, invstd, *layout, True, needs),
                   np.float64, ("dx", "dweight", "dbias"))
 
 
@@ -201,16 +223,21 @@ def test_given_statistics_give_the_eval_mode_gradient(backward, needs):
                   np.float64, ("dx", "dweight", "dbias"))
 
 
-def test_dx_has_no_mean_and_no_component_along_xhat(forward, backward):
+@pytest.mark.parametrize("layout", [INSTANCE, LAYER], ids=["instance", "layer"])
+def test_dx_has_no_mean_and_no_component_along_xhat(forward, backward, layout):
     """With the batch's statistics and eps = 0, y does not change when x shifts or scales
     within a group: E[dx] = 0 and E[dx x̂] = 0 over every group."""
-    x, gy, weight, bias = _draw((3, 4, 6, 6), np.float64, seed=8)
-    _, mean, invstd = forward(x, weight, bias, None, None, 0.0, *INSTANCE, 0.0)
-    dx, _, _ = backward(gy, x, weight, mean, invstd, *INSTANCE, True, (True, False, False))
+    dims, affine_axes = layout
+    x, gy, weight, bias = _draw((3, 4, 6, 6), np.float64, seed=8, affine_axes=affine_axes)
+    _, mean, invstd = forward(x, weight, bias, None, None, 0.0, dims, affine_axes, 0.0)
+    dx, _, _ = backward(gy, x, weight, mean, invstd, dims, affine_axes, True,
+                        (True, False, False))
     xhat = (x - mean) * invstd
     scale = np.abs(dx).mean()
-    assert_close(dx.mean(axis=(2, 3)), np.zeros((3, 4)), rtol=0, atol=1e-13 * scale)
-    assert_close((dx * xhat).mean(axis=(2, 3)), np.zeros((3, 4)), rtol=0, atol=1e-13 * scale)
+    zeros = np.zeros(mean.shape)
+    assert_close(dx.mean(axis=dims, keepdims=True), zeros, rtol=0, atol=1e-13 * scale)
+    assert_close((dx * xhat).mean(axis=dims, keepdims=True), zeros, rtol=0,
+                 atol=1e-13 * scale)
 
 
 def test_each_pass_is_one_launch_and_repeats_bit_for_bit(forward, backward, library):
@@ -244,11 +271,12 @@ def test_a_group_without_elements_has_nan_statistics_as_numpy(forward):
 
 @settings(max_examples=8, deadline=None)
 @given(n=st.integers(1, 4), c=st.integers(1, 4), h=st.integers(1, 9), w=st.integers(1, 9),
-       instance=st.booleans(), batch_stats=st.booleans(), eps=st.sampled_from([1e-5, 1e-1]))
-def test_drawn_shapes_match_the_array_code(forward, backward, n, c, h, w, instance,
+       layout=st.sampled_from([BATCH, INSTANCE, LAYER]), batch_stats=st.booleans(),
+       eps=st.sampled_from([1e-5, 1e-1]))
+def test_drawn_shapes_match_the_array_code(forward, backward, n, c, h, w, layout,
                                            batch_stats, eps):
-    layout = INSTANCE if instance else BATCH
-    x, gy, weight, bias = _draw((n, c, h, w), np.float64, seed=n * 1000 + c * 100 + h * 10 + w)
+    x, gy, weight, bias = _draw((n, c, h, w), np.float64, seed=n * 1000 + c * 100 + h * 10 + w,
+                                affine_axes=layout[1])
     y, mean, invstd = forward(x, weight, bias, None, None, 0.0, *layout, eps)
     want = normalize_forward(x, weight, bias, None, None, 0.0, *layout, eps)
     _assert_agree((y, mean, invstd), want, np.float64, ("y", "mean", "invstd"))

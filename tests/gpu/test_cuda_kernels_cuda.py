@@ -190,6 +190,8 @@ NORMS = {  # name: input shape, dims, affine axes (the layouts the kernel takes)
     "batch (N, C)": ((64, 1000), (0,), (1,)),
     "instance CycleGAN 64 128x128": ((4, 64, 128, 128), (2, 3), (1,)),
     "instance 3 x 17 x 19": ((5, 3, 17, 19), (2, 3), (1,)),
+    "layer WGAN-GP D 128 8x8": ((64, 128, 8, 8), (1, 2, 3), (1, 2, 3)),
+    "layer (N, 1000)": ((33, 1000), (1,), (1,)),
 }
 
 
@@ -198,14 +200,15 @@ NORMS = {  # name: input shape, dims, affine axes (the layouts the kernel takes)
 def test_normalization_matches_the_float64_array_code(name, dtype, poisoned):
     """Forward (with the running averages of batch norm), the batch-statistics gradient
     and the eval-mode gradient of csrc/cuda/normalization.cuh, against the array code in
-    float64 on the host, at DCGAN, BigGAN and CycleGAN sizes; x is offset from 0 so that
+    float64 on the host, at DCGAN, BigGAN, CycleGAN and WGAN-GP critic sizes; x is offset from 0 so that
     the mean matters."""
     import cupy
     shape, dims, affine_axes = NORMS[name]
     rng = np.random.default_rng(5)
     c = shape[1]
+    affine = tuple(shape[i] for i in affine_axes)
     host = [rng.standard_normal(shape) * 2 + 3, rng.standard_normal(shape),
-            rng.uniform(0.5, 1.5, c), rng.standard_normal(c)]
+            rng.uniform(0.5, 1.5, affine), rng.standard_normal(affine)]
     x, gy, weight, bias = (cupy.asarray(a, dtype) for a in host)
     batch = dims[0] == 0
     running = [cupy.asarray(rng.standard_normal(c), dtype), cupy.asarray(
@@ -235,7 +238,8 @@ def test_norms_gradcheck_and_gradgradcheck_in_float64_on_the_device():
             for _ in range(2))
     with _forced():
         def norms(x, w, b):
-            return F.batch_norm(x, None, None, w, b, training=True) + F.instance_norm(x, w, b)
+            return (F.batch_norm(x, None, None, w, b, training=True) + F.instance_norm(x, w, b)
+                    + F.layer_norm(x, (5,), w[:1].expand(5), b[:1].expand(5)))
         gradcheck(norms, [x, w, b])
         gradgradcheck(norms, [x, w, b])
 
@@ -285,6 +289,9 @@ MEMCHECK_SCRIPT = textwrap.dedent("""
     ck.normalize_backward(gy, x, c, mean, invstd, (0, 2, 3), (1,), True, (True, True, True))
     y, mean, invstd = ck.normalize_forward(x, None, None, None, None, 0.0, (2, 3), (1,), 1e-5)
     ck.normalize_backward(gy, x, None, mean, invstd, (2, 3), (1,), True, (True, False, False))
+    w = a(6, 7, 5)
+    y, mean, invstd = ck.normalize_forward(x, w, w, None, None, 0.0, (1, 2, 3), (1, 2, 3), 1e-5)
+    ck.normalize_backward(gy, x, w, mean, invstd, (1, 2, 3), (1, 2, 3), True, (True, True, True))
     cupy.cuda.Device().synchronize()
 """)
 
