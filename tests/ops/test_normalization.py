@@ -81,6 +81,11 @@ def test_batch_norm_errors_name_the_op_and_shapes():
         F.batch_norm(mg.zeros(1, 3), None, None, training=True)
     with pytest.raises(ValueError, match=r"batch_norm: running statistics.*\(3,\)"):
         F.batch_norm(mg.zeros(2, 3), mg.zeros(2), mg.ones(2), training=False)
+    with pytest.raises(ValueError, match=r"batch_norm: running statistics must both have "
+                                         r"shape \(3,\), got \(2,\) and \(3,\)"):
+        F.batch_norm(mg.zeros(2, 3), mg.zeros(2), mg.ones(3), training=True)
+    with pytest.raises(ValueError, match=r"got \(3,\) and None"):
+        F.batch_norm(mg.zeros(2, 3), mg.zeros(3), None, training=True)
     with pytest.raises(ValueError, match=r"batch_norm: weight must have shape \(3,\)"):
         F.batch_norm(mg.zeros(2, 3), None, None, mg.ones(4), training=True)
     with pytest.raises(ValueError, match=r"batch_norm: expected input \(N, C, \*\)"):
