@@ -148,22 +148,14 @@ __global__ void __launch_bounds__(kNormThreads)
     }
   }
 
-  if (s.per_position) {
-    for (int64_t e = t; e < n; e += kNormThreads) {
-      const int64_t at = norm_offset(s, k, e);
-      const int64_t j = e % s.b;
-      const A scale = weight == nullptr ? static_cast<A>(invstd)
-                                        : static_cast<A>(invstd) * static_cast<A>(weight[j]);
-      const A shift = bias == nullptr ? A(0) : static_cast<A>(bias[j]);
-      y[at] = static_cast<T>((static_cast<A>(x[at]) - static_cast<A>(mean)) * scale + shift);
-    }
-    return;
-  }
-  const A scale = weight == nullptr ? static_cast<A>(invstd)
-                                    : static_cast<A>(invstd) * static_cast<A>(weight[c]);
-  const A shift = bias == nullptr ? A(0) : static_cast<A>(bias[c]);
+  // Element e's affine parameters: those of its position j = e % b per position, of the
+  // group's channel c per channel.
   for (int64_t e = t; e < n; e += kNormThreads) {
     const int64_t at = norm_offset(s, k, e);
+    const int64_t p = s.per_position ? e % s.b : c;
+    const A scale = weight == nullptr ? static_cast<A>(invstd)
+                                      : static_cast<A>(invstd) * static_cast<A>(weight[p]);
+    const A shift = bias == nullptr ? A(0) : static_cast<A>(bias[p]);
     y[at] = static_cast<T>((static_cast<A>(x[at]) - static_cast<A>(mean)) * scale + shift);
   }
 }
