@@ -70,6 +70,19 @@ def cuda_time(run: Callable[[], None], repeats: int, sync: Callable[[], None]) -
     return cupy.cuda.get_elapsed_time(start, stop) / 1e3 / repeats
 
 
+def median_times(calls: dict[str, Callable[[], None]], syncs: dict[str, Callable[[], None]],
+                 repeats: int, rounds: int) -> dict[str, float]:
+    """Seconds per call for each framework: the median of ``rounds`` timed blocks, each
+    after three warm-up calls, the frameworks taking turns."""
+    samples: dict[str, list[float]] = {key: [] for key in calls}
+    for _ in range(rounds):
+        for key, call in calls.items():
+            for _ in range(3):
+                call()
+            samples[key].append(cuda_time(call, repeats, syncs[key]))
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
 def available_impls(op: str, wanted: list[str]) -> list[str]:
     """The implementations of ``wanted`` that can run ``op`` on CUDA here ("auto" always)."""
     impls = mg.backend.implementations(op)

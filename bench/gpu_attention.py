@@ -26,33 +26,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import statistics
-from typing import Callable
 
 import numpy as np
 
 import minigan as mg
 from minigan.ops.attention import scaled_dot_product_attention
 
-from gpu import available_impls, cuda_time  # bench/gpu.py: CUDA events around a block
+from gpu import available_impls, median_times  # bench/gpu.py: CUDA-event timings
 
 SHAPES = [  # B, C, side  ->  N = side^2, D = C/8, Dv = C/2
     (64, 64, 16), (64, 256, 16), (32, 64, 32), (32, 128, 32), (32, 256, 32),
     (16, 64, 64), (16, 128, 64), (16, 256, 64),
 ]
-
-
-def median_times(calls: dict[str, Callable[[], None]], syncs: dict[str, Callable[[], None]],
-                 repeats: int, rounds: int) -> dict[str, float]:
-    """Seconds per call for each framework: the median of ``rounds`` timed blocks, each
-    after three warm-up calls, the frameworks taking turns."""
-    samples: dict[str, list[float]] = {key: [] for key in calls}
-    for _ in range(rounds):
-        for key, call in calls.items():
-            for _ in range(3):
-                call()
-            samples[key].append(cuda_time(call, repeats, syncs[key]))
-    return {key: statistics.median(values) for key, values in samples.items()}
 
 
 def main() -> None:

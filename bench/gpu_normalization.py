@@ -23,12 +23,11 @@ microseconds; a ratio is the implementation's time over torch's (< 1: faster tha
 from __future__ import annotations
 
 import argparse
-import statistics
 from typing import Any, Callable
 
 import numpy as np
 
-from gpu import cuda_time          # bench/gpu.py: CUDA events around a block of calls
+from gpu import median_times       # bench/gpu.py: CUDA-event timings, frameworks alternating
 from minigan.ops.normalization import normalize_backward, normalize_forward
 
 BATCH = ((0, 2, 3), (1,))          # dims, affine axes
@@ -127,13 +126,8 @@ def main() -> None:
             assert float(cupy.abs(g - w).max()) <= 1e-3 * scale, name
         syncs = {key: cupy.cuda.Device().synchronize for key in calls}
         syncs["torch"] = torch.cuda.synchronize
-        samples: dict[str, list[float]] = {key: [] for key in calls}
-        for _ in range(args.rounds):
-            for key, call in calls.items():
-                for _ in range(3):
-                    call()                                           # warm-up
-                samples[key].append(cuda_time(call, args.repeats, syncs[key]))
-        t = {key: 1e6 * statistics.median(v) for key, v in samples.items()}
+        t = {key: 1e6 * seconds for key, seconds in
+             median_times(calls, syncs, args.repeats, args.rounds).items()}
         print(f"{name:<24}{kind:>9}{t['cuda']:>9.1f}{t['arrays']:>9.1f}{t['torch']:>9.1f}"
               f"{t['cuda'] / t['torch']:>12.2f}{t['arrays'] / t['torch']:>14.2f}")
 

@@ -21,12 +21,11 @@ kernel's (> 1: fused is faster); GB/s is the fused step's reading of W twice per
 from __future__ import annotations
 
 import argparse
-import statistics
 from typing import Any, Callable
 
 import numpy as np
 
-from gpu import cuda_time          # bench/gpu.py: CUDA events around a block of calls
+from gpu import median_times       # bench/gpu.py: CUDA-event timings, frameworks alternating
 from minigan.ops.spectral import power_iteration_numpy
 
 WEIGHTS = [  # name, M, N
@@ -91,13 +90,8 @@ def main() -> None:
             assert abs(value - sigmas["cupy"]) <= 1e-4 * sigmas["cupy"], (name, sigmas)
         syncs = {key: cupy.cuda.Device().synchronize for key in calls}
         syncs["torch"] = torch.cuda.synchronize
-        samples: dict[str, list[float]] = {key: [] for key in calls}
-        for _ in range(args.rounds):
-            for key, call in calls.items():
-                for _ in range(3):
-                    call()                                           # warm-up
-                samples[key].append(cuda_time(call, args.repeats, syncs[key]))
-        t = {key: 1e6 * statistics.median(v) for key, v in samples.items()}
+        t = {key: 1e6 * seconds for key, seconds in
+             median_times(calls, syncs, args.repeats, args.rounds).items()}
         rate = 2 * args.steps * m * n * 4 / (t["fused"] * 1e-6) / 1e9
         print(f"{name:<27}{m:>6}{n:>6}{t['fused']:>9.1f}{t['cupy']:>9.1f}"
               f"{t['cupy'] / t['fused']:>7.2f}{t['torch']:>9.1f}{t['torch'] / t['fused']:>7.2f}"
