@@ -359,8 +359,7 @@ def normalize_forward(x: Any, weight: Any, bias: Any, running_mean: Any, running
         extension.C.cuda_normalize_forward(
             dtype, _pointer(x), _pointer(weight), _pointer(bias), _pointer(y), _pointer(mean),
             _pointer(var), _pointer(invstd), a, g, b, c, per_position, float(eps),
-            _pointer(running_mean),
-            _pointer(running_var), float(momentum), _stream(cp))
+            _pointer(running_mean), _pointer(running_var), float(momentum), _stream(cp))
     kept = tuple(1 if i in dims else n for i, n in enumerate(x.shape))
     return y, mean.reshape(kept), invstd.reshape(kept)
 
@@ -393,6 +392,8 @@ def normalize_backward(gy: Any, x: Any, weight: Any, mean: Any, invstd: Any,
                 _pointer(invstd), _pointer(dx), _pointer(sum_gy), _pointer(sum_gy_xhat), a,
                 g, b, c, per_position, bool(batch_stats), _stream(cp))
     if per_position:
+        if not (needs[1] or needs[2]):
+            return dx, None, None
         _, dweight, dbias = array_code(gy, x, weight, mean, invstd, dims, affine_axes,
                                        batch_stats, (False, needs[1], needs[2]))
         return dx, dweight, dbias

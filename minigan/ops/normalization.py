@@ -85,7 +85,9 @@ class Normalize(Function):
     Inputs x, weight, bias (weight and bias may be None); parameters: ``mean`` and
     ``invstd``, arrays of x's shape reduced over ``dims`` (keepdims); ``batch_stats``, True
     when they are x's own statistics over ``dims`` (their gradient paths count), False when
-    they are constants (eval-mode batch norm); ``eps``, to recompute invstd from x.
+    they are constants (eval-mode batch norm); ``eps``, to recompute invstd from x;
+    ``output``, y when ``normalize_forward`` made it together with the statistics (else
+    it is computed here from mean and invstd).
     """
 
     def forward(ctx, x, weight, bias, mean, invstd, dims, affine_axes, batch_stats, eps,
@@ -93,7 +95,7 @@ class Normalize(Function):
         ctx.save(mean=mean, invstd=invstd)
         ctx.dims, ctx.affine_axes, ctx.batch_stats, ctx.eps = (dims, affine_axes,
                                                                batch_stats, eps)
-        if output is not None:      # y, made by normalize_forward with the statistics
+        if output is not None:
             return output
         return _scale_and_shift(x, weight, bias, mean, invstd, affine_axes)
 
