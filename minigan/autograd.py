@@ -54,12 +54,21 @@ __all__ = [
 # Modes: gradient recording and anomaly detection (per thread, like PyTorch)
 # --------------------------------------------------------------------------------------
 
-_state = threading.local()
+class _ThreadState(threading.local):
+    """The modes of one thread. Class attributes are the defaults a new thread sees, so
+    reading a mode is one attribute lookup: every op reads them."""
+
+    grad_enabled = True
+    anomaly = False
+    in_backward = False     # inside an engine backward pass (anomaly checks per node)
+
+
+_state = _ThreadState()
 
 
 def is_grad_enabled() -> bool:
     """Whether ops record a graph right now."""
-    return getattr(_state, "grad_enabled", True)
+    return _state.grad_enabled
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
@@ -91,7 +100,7 @@ class enable_grad(set_grad_enabled):
 
 
 def is_anomaly_enabled() -> bool:
-    return getattr(_state, "anomaly", False)
+    return _state.anomaly
 
 
 def set_detect_anomaly(mode: bool) -> None:
@@ -181,21 +190,18 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor | None, **params: Any) -> Tensor:
         """Run ``forward`` on the inputs' arrays and, when recording, link the output."""
-        arrays = []
-        for i, t in enumerate(inputs):
-            if t is None:
-                arrays.append(None)
-            elif isinstance(t, Tensor):
-                arrays.append(t.data)
-            else:
-                raise TypeError(f"{cls.__name__}.apply: input {i} must be a Tensor or None, "
-                                f"got {type(t).__name__}")
-        _check_same_device(cls.__name__, inputs)
+        arrays = [t.data if isinstance(t, Tensor) else _not_a_tensor(cls.__name__, i, t)
+                  for i, t in enumerate(inputs)]
+        for array in arrays:
+            if type(array) is not np.ndarray and array is not None:
+                _check_same_device(cls.__name__, inputs)
+                break
         ctx = cls.__new__(cls)
-        record = is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
-        ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
+        needs = tuple([t is not None and t.requires_grad for t in inputs])
+        ctx.needs_input_grad = needs
+        state = _state
         # Ops run by a backward pass are checked as that node's gradients, not one by one.
-        anomaly = is_anomaly_enabled() and not getattr(_state, "in_backward", False)
+        anomaly = state.anomaly and not state.in_backward
         if anomaly:
             ctx._source = _user_source_line()
         out = cls.forward(ctx, *arrays, **params)
@@ -203,7 +209,7 @@ class Function:
             out = np.asarray(out)
         if anomaly:
             _check_forward(cls.__name__, ctx._source, out, arrays)
-        if not record:
+        if not (state.grad_enabled and True in needs):
             return Tensor._make(out)
         ctx.inputs = inputs
         ctx._output = out
@@ -237,10 +243,21 @@ class Function:
         return f"<{self.name} node>"
 
 
+def _not_a_tensor(name: str, i: int, value: Any) -> None:
+    """An absent optional input (None) passes; anything else that is not a Tensor raises."""
+    if value is not None:
+        raise TypeError(f"{name}.apply: input {i} must be a Tensor or None, "
+                        f"got {type(value).__name__}")
+
+
 def _check_same_device(name: str, inputs: Sequence[Tensor | None]) -> None:
-    kinds = {type(t.data) for t in inputs if t is not None}
+    arrays = [t.data for t in inputs if t is not None]
+    kinds = {type(a) for a in arrays}
     if len(kinds) <= 1 and (not kinds or np.ndarray in kinds):
         return
+    if (len(kinds) == 1 and not isinstance(arrays[0], np.ndarray)
+            and len({a.device.id for a in arrays}) == 1):
+        return                              # all on one GPU: no Device objects built
     devices = [str(t.device) for t in inputs if t is not None]
     if len(set(devices)) > 1:
         shapes = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in inputs if t is not None)
@@ -286,8 +303,21 @@ def _topological_order(roots: Sequence[Function]) -> list[Function]:
     return order
 
 
+def _fits(g: Any, like: Tensor) -> bool:
+    """Whether ``g`` is a Tensor of ``like``'s array type, shape, dtype and device: the
+    common case, checked on the raw arrays (it runs for every gradient of a backward)."""
+    if not isinstance(g, Tensor):
+        return False
+    a, b = g.data, like.data
+    return type(a) is type(b) and a.shape == b.shape and a.dtype == b.dtype and (
+        type(a) is np.ndarray
+        or (not isinstance(a, np.ndarray) and a.device.id == b.device.id))
+
+
 def _as_gradient(name: str, g: Any, like: Tensor) -> Tensor:
     """Check a gradient's type, shape and device against ``like``; cast its dtype."""
+    if _fits(g, like):
+        return g
     if not isinstance(g, Tensor):
         raise TypeError(f"{name}: gradients must be Tensors, got {type(g).__name__}")
     if g.shape != like.shape:
@@ -348,7 +378,7 @@ def _run(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None],
     needed: dict[int, bool] = {}
     masks: dict[int, tuple[bool, ...]] = {}
     for node in order:                      # parents first
-        mask = tuple(wanted(t) for t in node.inputs)
+        mask = tuple([wanted(t) for t in node.inputs])
         masks[id(node)] = mask
         needed[id(node)] = any(mask)
 
@@ -383,7 +413,7 @@ def _call_backward(node: Function, g: Tensor, mask: tuple[bool, ...],
     """Run one node's backward and add its input gradients to ``grads``."""
     static_mask = node.needs_input_grad
     node.needs_input_grad = mask
-    outer = getattr(_state, "in_backward", False)
+    outer = _state.in_backward
     _state.in_backward = True
     try:
         result = type(node).backward(node, g)
@@ -398,8 +428,9 @@ def _call_backward(node: Function, g: Tensor, mask: tuple[bool, ...],
     for i, (t, gi) in enumerate(zip(node.inputs, result)):
         if not mask[i] or gi is None:
             continue
-        gi = _as_gradient(f"{node.name}.backward (input {i})", gi, t)
-        if is_anomaly_enabled():
+        if not _fits(gi, t):
+            gi = _as_gradient(f"{node.name}.backward (input {i})", gi, t)
+        if _state.anomaly:
             problem = _non_finite_summary(gi.data)
             if problem is not None:
                 source = getattr(node, "_source", "<created outside detect_anomaly>")

@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import math
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -87,7 +88,11 @@ def device(spec: str | Device | None) -> Device:
 
 
 def cupy_module() -> Any:
-    """Import CuPy on first use, with a clear error when it is missing."""
+    """Import CuPy on first use, with a clear error when it is missing. (Every array op
+    on a GPU asks for the module: once imported, it is one dictionary lookup.)"""
+    module = sys.modules.get("cupy")
+    if module is not None:
+        return module
     try:
         return importlib.import_module("cupy")
     except ImportError as err:
@@ -239,6 +244,10 @@ def implementation(op: str, device_type: str) -> Implementation:
         if reason is not None:
             raise RuntimeError(f"{op}: implementation {forced!r} is unavailable: {reason}")
         return impl
+    for name in PREFERENCE.get(device_type, ()):    # the usual answer, without a sort
+        impl = impls.get(name)
+        if impl is not None and impl.available(device_type):
+            return impl
     impl = next(_available(op, device_type), None)
     if impl is None:
         raise RuntimeError(f"{op}: no implementation runs on {device_type}; registered: "
@@ -424,7 +433,7 @@ def run(op: str, *args: Any) -> Any:
     implementation several times on the same inputs); an op that updates its arguments in
     place, such as ``adam_step``, calls ``implementation(op, device).fn`` itself.
     """
-    device_type = device_of(args[0]).type
+    device_type = "cpu" if _is_numpy(args[0]) else "cuda"
     if not _Autotune.enabled or op in _forced_map():
         return implementation(op, device_type).fn(*args)
     key = (op, _signature(args))

@@ -1,6 +1,7 @@
 """Tests for minigan/autograd.py: Function, backward, grad, modes, hooks, anomalies."""
 import gc
 import re
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -81,6 +82,25 @@ def test_backward_with_wrong_gradient_shape_names_the_function():
     with pytest.raises(RuntimeError, match=r"Bad.backward \(input 0\): gradient of shape "
                                            r"\(\) for a tensor of shape \(3,\)"):
         Bad.apply(leaf(3)).backward()
+
+
+def test_inputs_must_be_tensors_or_none():
+    with pytest.raises(TypeError, match=r"^GradReverse.apply: input 0 must be a Tensor or "
+                                        r"None, got ndarray$"):
+        GradReverse.apply(np.ones(3))
+
+
+def test_backward_returning_an_array_names_the_function():
+    class Bad(mg.Function):
+        def forward(ctx, x):
+            return 2 * x
+
+        def backward(ctx, gy):
+            return 2 * gy.data
+
+    with pytest.raises(TypeError, match=r"^Bad.backward \(input 0\): gradients must be "
+                                        r"Tensors, got ndarray$"):
+        Bad.apply(leaf(3)).sum().backward()
 
 
 def test_gradient_is_cast_to_the_input_dtype():
@@ -342,6 +362,31 @@ def test_detect_anomaly_names_op_of_backward_inf():
             y.backward()
 
 
+def test_modes_are_per_thread_and_a_new_thread_starts_with_the_defaults():
+    seen = {}
+
+    def probe(name):
+        seen[name] = (mg.is_grad_enabled(), mg.is_anomaly_enabled(),
+                      (leaf(2) * 2).requires_grad)
+
+    with mg.no_grad(), mg.detect_anomaly():
+        thread = threading.Thread(target=probe, args=("inside",))
+        thread.start()
+        thread.join()
+        assert not mg.is_grad_enabled() and mg.is_anomaly_enabled()
+
+    def switch_off():
+        mg.set_grad_enabled(False).__enter__()
+        mg.set_detect_anomaly(True)
+        probe("switched")
+
+    thread = threading.Thread(target=switch_off)
+    thread.start()
+    thread.join()
+    assert seen == {"inside": (True, False, True), "switched": (False, True, False)}
+    assert mg.is_grad_enabled() and not mg.is_anomaly_enabled()
+
+
 def test_anomaly_mode_is_off_by_default_and_restored():
     assert not mg.is_anomaly_enabled()
     with mg.detect_anomaly():
@@ -366,6 +411,23 @@ def test_mixing_devices_fails_clearly():
     with pytest.raises(RuntimeError, match=r"Add: expected all tensors on one device, got "
                                            r"\(2, 3\) on cpu, \(2, 3\) on cuda:0"):
         cpu + gpu
+
+
+class Identity(mg.Function):
+    def forward(ctx, x):
+        return x
+
+    def backward(ctx, gy):
+        return gy
+
+
+def test_a_gradient_on_another_gpu_fails_clearly():
+    other = FakeGpuArray()
+    other.device = SimpleNamespace(id=1)
+    x = mg.Tensor(FakeGpuArray(), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"^grad \(grad for output 0\): gradient on "
+                                           r"cuda:1 for a tensor on cuda:0$"):
+        mg.grad(Identity.apply(x), x, mg.Tensor(other))
 
 
 # ---------------------------------------------------- end to end: WGAN-GP --
