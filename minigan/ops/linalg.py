@@ -1,6 +1,7 @@
 """Matrix products: ``matmul`` (NumPy's batching and broadcasting) and ``linear``."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from minigan.autograd import Function
@@ -61,17 +62,39 @@ def matmul(a: Any, b: Any) -> Tensor:
     return Matmul.apply(a, b)
 
 
+class Linear(Function):
+    """y = x W^T + b, one node.   x: (*, in), W: (out, in), b: (out,) or absent -> (*, out)
+
+    Backward, with the batch dims of x flattened into rows (x2: (rows, in), g2: (rows,
+    out)):  dx = gy @ W,  dW = g2^T @ x2,  db = sum of g2 over the rows. One node instead
+    of a transpose, a matrix product and a broadcast add keeps the host's work per layer
+    small; the products are the same GEMMs (W^T is a view, never a copy).
+    """
+
+    def forward(ctx, x, weight, bias):
+        y = x @ weight.T
+        return y if bias is None else y + bias
+
+    def backward(ctx, gy):
+        x, weight, _ = ctx.inputs
+        needs = ctx.needs_input_grad
+        out, in_ = weight.shape
+        rows = math.prod(x.shape[:-1])
+        g2 = gy.reshape(rows, out)
+        return (gy @ weight if needs[0] else None,
+                g2.mT @ x.reshape(rows, in_) if needs[1] else None,
+                g2.sum(0) if needs[2] else None)
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b.   x: (*, in), weight: (out, in), bias: (out,) -> y: (*, out)"""
+    check_floating("linear", x, weight, bias)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
                          f"{weight.shape} (expected last dim {weight.shape[1]})")
-    y = matmul(x, weight.mT)
-    if bias is not None:
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
-                             f"{bias.shape}")
-        y = y + bias
-    return y
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
+                         f"{bias.shape}")
+    return Linear.apply(x, weight, bias)

@@ -112,6 +112,49 @@ def test_linear_bias_gradient_sums_over_the_batch():
     assert_close(gw, np.einsum("bno,bni->oi", gy, x.data), rtol=1e-13, atol=1e-13)
 
 
+@st.composite
+def _linear_operands(draw):
+    """x: (*batch, in) with 0 to 2 batch dims (sides 0 to 3), weight: (out, in), maybe a
+    bias; in and out from 1 to 4."""
+    batch = draw(st.lists(st.integers(0, 3), max_size=2))
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    operands = [draw(arrays(tuple(batch) + (n_in,))), draw(arrays((n_out, n_in)))]
+    if draw(st.booleans()):
+        operands.append(draw(arrays((n_out,))))
+    return operands
+
+
+@given(_linear_operands())
+def test_linear_matches_x_times_weight_transposed_on_drawn_shapes(operands):
+    def reference(x, w, b=None):
+        return x @ w.T if b is None else x @ w.T + b
+    check_op(F.linear, reference, *operands, noncontiguous=False)
+
+
+def test_linear_is_one_node_that_differentiates_only_what_needs_it():
+    x = mg.tensor(rng.standard_normal((2, 3)))
+    w = mg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    b = mg.tensor(rng.standard_normal(4))
+    y = F.linear(x, w, b)
+    assert y._ctx.name == "Linear" and y._ctx.needs_input_grad == (False, True, False)
+    assert all(t._ctx is None for t in y._ctx.inputs)       # no transpose or add node
+    gy = rng.standard_normal((2, 4))
+    (gw,) = mg.grad(y, w, mg.tensor(gy))
+    assert_close(gw, gy.T @ x.data, rtol=1e-15, atol=0)
+
+
+def test_linear_of_an_empty_batch_has_zero_weight_and_bias_gradients():
+    x = mg.zeros(0, 3, dtype=mg.float64, requires_grad=True)
+    w = mg.randn(4, 3, dtype=mg.float64, requires_grad=True)
+    b = mg.randn(4, dtype=mg.float64, requires_grad=True)
+    y = F.linear(x, w, b)
+    assert y.shape == (0, 4)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3)
+    assert_close(w.grad, np.zeros((4, 3)), rtol=0, atol=0)
+    assert_close(b.grad, np.zeros(4), rtol=0, atol=0)
+
+
 def test_matmul_of_incompatible_matrices_names_both_shapes():
     with pytest.raises(ValueError, match=r"^matmul: shapes \(3, 4\) and \(5, 6\) cannot be "
                                          "multiplied"):
