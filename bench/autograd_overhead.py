@@ -19,13 +19,14 @@ single steps. The table prints the median step time and the ratio minigan / PyTo
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
 
 import minigan as mg
 import minigan.nn.functional as F
+
+from ratio_table import print_rows  # bench/ratio_table.py
 
 WIDTHS = [2, 512, 512, 512, 1]
 BATCH = 256
@@ -117,12 +118,7 @@ def main() -> None:
                     start = time.perf_counter()
                     run(penalty)
                     times[name].append(time.perf_counter() - start)
-        base = statistics.median(times["pytorch"]) if "pytorch" in times else None
-        for name, samples in times.items():
-            median = statistics.median(samples)
-            ratio = f"{median / base:.2f}" if base else "-"
-            print(f"{case:<26}{name:<10}{1e3 * median:>11.2f}{1e3 * min(samples):>9.2f}"
-                  f"{ratio:>8}")
+        print_rows(case, times, 26, 1e3)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,14 @@ op on the host (dispatch, autograd, launches), the regime of a GPU step at small
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
 
 import minigan as mg
 from minigan import zoo
+
+from ratio_table import print_rows  # bench/ratio_table.py
 
 BATCH, NZ, WIDTH, SIZE = 64, 100, 64, 32
 
@@ -163,12 +164,7 @@ def main() -> None:
                     start = time.perf_counter()
                     run()
                     times[name].append(time.perf_counter() - start)
-        base = statistics.median(times["pytorch"]) if "pytorch" in times else None
-        for name, samples in times.items():
-            median = statistics.median(samples)
-            ratio = f"{median / base:.2f}" if base else "-"
-            print(f"{case:<22}{name:<10}{1e3 * median:>11.2f}{1e3 * min(samples):>9.2f}"
-                  f"{ratio:>8}")
+        print_rows(case, times, 22, 1e3)
     for tuning in mg.backend.tuning_results():
         print(tuning)
 
