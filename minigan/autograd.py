@@ -243,6 +243,9 @@ class Function:
         return f"<{self.name} node>"
 
 
+_NUMPY_TYPES = (np.ndarray, np.generic)    # on the CPU; anything else answers .device.id
+
+
 def _not_a_tensor(name: str, i: int, value: Any) -> None:
     """An absent optional input (None) passes; anything else that is not a Tensor raises."""
     if value is not None:
@@ -255,7 +258,7 @@ def _check_same_device(name: str, inputs: Sequence[Tensor | None]) -> None:
     kinds = {type(a) for a in arrays}
     if len(kinds) <= 1 and (not kinds or np.ndarray in kinds):
         return
-    if (len(kinds) == 1 and not isinstance(arrays[0], np.ndarray)
+    if (len(kinds) == 1 and not isinstance(arrays[0], _NUMPY_TYPES)
             and len({a.device.id for a in arrays}) == 1):
         return                              # all on one GPU: no Device objects built
     devices = [str(t.device) for t in inputs if t is not None]
@@ -311,7 +314,7 @@ def _fits(g: Any, like: Tensor) -> bool:
     a, b = g.data, like.data
     return type(a) is type(b) and a.shape == b.shape and a.dtype == b.dtype and (
         type(a) is np.ndarray
-        or (not isinstance(a, np.ndarray) and a.device.id == b.device.id))
+        or (not isinstance(a, _NUMPY_TYPES) and a.device.id == b.device.id))
 
 
 def _as_gradient(name: str, g: Any, like: Tensor) -> Tensor:
