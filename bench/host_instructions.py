@@ -1,12 +1,15 @@
 """Host instructions per call of one case, counted by valgrind instead of timed.
 
 On a shared machine a time per call moves by 2x from one run to the next; the number of
-instructions the CPU executes for the same code on the same inputs does not. This script
-runs one case of bench/op_overhead.py (on minigan) or one tiny training step of
-bench/train_step.py (batch 2, width 4, where the arithmetic is negligible) ``calls``
-times after a short warm-up; callgrind counts the whole process, so run it twice and
-subtract:
+instructions the CPU executes for the same code on the same inputs does not, provided
+one thread does the work: callgrind counts every thread, and idle OpenMP and OpenBLAS
+threads spin for as long as the timing of the run lets them (with them, counts differed
+by up to 30% between two runs of the same command). This script runs one case of
+bench/op_overhead.py (on minigan) or one tiny training step of bench/train_step.py
+(batch 2, width 4, where the arithmetic is negligible) ``calls`` times after a short
+warm-up; callgrind counts the whole process, so run it twice and subtract:
 
+    export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         python bench/host_instructions.py CASE 0        # start-up and warm-up only
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
