@@ -245,36 +245,56 @@ _register("conv2d_weight", conv2d_weight_array)
 # The ops
 # --------------------------------------------------------------------------------------
 
-class Conv2d(Function):
-    """y = conv2d(x, w);  dx = conv_transpose2d(gy, w),  dw = conv2d_weight(x, gy)."""
+def _add_bias(y: Any, bias: Any) -> Any:
+    """y[n, o, i, j] += bias[o], in place: ``run`` returns a new array the op owns."""
+    if bias is not None:
+        y += bias.reshape(1, -1, 1, 1)
+    return y
 
-    def forward(ctx, x, w, geometry, out_hw):
+
+def _bias_grad(g: Tensor, needed: bool) -> Tensor | None:
+    """d bias[o] = sum of g[n, o, i, j] over n, i, j."""
+    return g.sum((0, 2, 3)) if needed else None
+
+
+class Conv2d(Function):
+    """y = conv2d(x, w) + b;  dx = conv_transpose2d(gy, w),  dw = conv2d_weight(x, gy),
+    db = sum of gy over (N, Ho, Wo). b: (O,) or absent; one node with its bias, where a
+    broadcast add would be a reshape and an add forward and a sum and a reshape backward.
+    """
+
+    def forward(ctx, x, w, b, geometry, out_hw):
         ctx.geometry = geometry
-        return run("conv2d", x, w, geometry, out_hw)
+        return _add_bias(run("conv2d", x, w, geometry, out_hw), b)
 
     def backward(ctx, gy):
-        x, w = ctx.inputs
+        x, w, _ = ctx.inputs
         geo = ctx.geometry
-        return (ConvTranspose2d.apply(gy, w, geometry=geo, out_hw=x.shape[2:])
-                if ctx.needs_input_grad[0] else None,
+        needs = ctx.needs_input_grad
+        return (ConvTranspose2d.apply(gy, w, None, geometry=geo, out_hw=x.shape[2:])
+                if needs[0] else None,
                 Conv2dWeight.apply(x, gy, geometry=geo, kernel=w.shape[2:])
-                if ctx.needs_input_grad[1] else None)
+                if needs[1] else None,
+                _bias_grad(gy, needs[2]))
 
 
 class ConvTranspose2d(Function):
-    """x = conv_transpose2d(y, w);  dy = conv2d(gx, w),  dw = conv2d_weight(gx, y)."""
+    """x = conv_transpose2d(y, w) + b;  dy = conv2d(gx, w),  dw = conv2d_weight(gx, y),
+    db = sum of gx over (N, H, W). b: (C,) or absent."""
 
-    def forward(ctx, y, w, geometry, out_hw):
+    def forward(ctx, y, w, b, geometry, out_hw):
         ctx.geometry = geometry
-        return run("conv_transpose2d", y, w, geometry, tuple(out_hw))
+        return _add_bias(run("conv_transpose2d", y, w, geometry, tuple(out_hw)), b)
 
     def backward(ctx, gx):
-        y, w = ctx.inputs
+        y, w, _ = ctx.inputs
         geo = ctx.geometry
-        return (Conv2d.apply(gx, w, geometry=geo, out_hw=y.shape[2:])
-                if ctx.needs_input_grad[0] else None,
+        needs = ctx.needs_input_grad
+        return (Conv2d.apply(gx, w, None, geometry=geo, out_hw=y.shape[2:])
+                if needs[0] else None,
                 Conv2dWeight.apply(gx, y, geometry=geo, kernel=w.shape[2:])
-                if ctx.needs_input_grad[1] else None)
+                if needs[1] else None,
+                _bias_grad(gx, needs[2]))
 
 
 class Conv2dWeight(Function):
@@ -287,9 +307,9 @@ class Conv2dWeight(Function):
     def backward(ctx, ggw):
         x, gy = ctx.inputs
         geo = ctx.geometry
-        return (ConvTranspose2d.apply(gy, ggw, geometry=geo, out_hw=x.shape[2:])
+        return (ConvTranspose2d.apply(gy, ggw, None, geometry=geo, out_hw=x.shape[2:])
                 if ctx.needs_input_grad[0] else None,
-                Conv2d.apply(x, ggw, geometry=geo, out_hw=gy.shape[2:])
+                Conv2d.apply(x, ggw, None, geometry=geo, out_hw=gy.shape[2:])
                 if ctx.needs_input_grad[1] else None)
 
 
@@ -342,10 +362,6 @@ def _pair(op: str, name: str, value: Any, minimum: int, shapes: str) -> tuple[in
         raise type(err)(f"{err} ({shapes})") from None
 
 
-def _add_bias(y: Tensor, bias: Tensor | None) -> Tensor:
-    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
-
-
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
            padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch).
@@ -396,7 +412,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
                          f"the padded input {(h + 2 * padding_hw[0], w + 2 * padding_hw[1])} "
                          f"(padding {padding_hw}; {shapes})")
     geo = Geometry(stride_hw, padding_hw, dilation_hw, int(groups))
-    return _add_bias(Conv2d.apply(input, weight, geometry=geo, out_hw=out_hw), bias)
+    return Conv2d.apply(input, weight, bias, geometry=geo, out_hw=out_hw)
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
@@ -438,7 +454,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
                          f"({shapes}; stride {stride_hw}, dilation {dilation_hw}, "
                          f"output_padding {extra_hw})")
     geo = Geometry(stride_hw, padding_hw, dilation_hw, int(groups))
-    return _add_bias(ConvTranspose2d.apply(input, weight, geometry=geo, out_hw=out_hw), bias)
+    return ConvTranspose2d.apply(input, weight, bias, geometry=geo, out_hw=out_hw)
 
 
 def conv2d_weight(input: Tensor, weight_size: tuple[int, ...], grad_output: Tensor,

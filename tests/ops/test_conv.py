@@ -264,6 +264,39 @@ def test_empty_batch_gives_empty_outputs_and_zero_weight_gradients(impl):
                                      groups=2), np.zeros(w.shape), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+def test_a_convolution_with_bias_is_one_node_whose_bias_gradient_is_the_sum(op):
+    """The bias is an input of the conv's own node (no reshape or add node), and its
+    gradient is gy summed over batch and pixels; only the bias is differentiated here."""
+    rng = np.random.default_rng(4)
+    conv = getattr(F, op)
+    w_shape = (3, 4, 3, 3) if op == "conv2d" else (4, 3, 3, 3)    # 4 -> 3 channels
+    x, w = _t(rng.standard_normal((2, 4, 5, 5))), _t(rng.standard_normal(w_shape))
+    b = _t(rng.standard_normal(3), requires_grad=True)
+    y = conv(x, w, b, stride=2, padding=1)
+    node = y._ctx
+    assert node.needs_input_grad == (False, False, True)
+    assert all(t._ctx is None for t in node.inputs)
+    assert_close(y.detach(), conv(x, w, stride=2, padding=1).numpy() + b.data[:, None, None],
+                 rtol=1e-15, atol=1e-15)
+    gy = rng.standard_normal(y.shape)
+    (gb,) = mg.grad(y, b, _t(gy))
+    assert_close(gb, gy.sum((0, 2, 3)), rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+def test_the_bias_gradient_of_an_empty_batch_is_zero(op):
+    conv = getattr(F, op)
+    x = _t(np.zeros((0, 4, 5, 5)))
+    w = _t(np.ones((4, 4, 3, 3)), requires_grad=True)
+    b = _t(np.ones(4), requires_grad=True)
+    y = conv(x, w, b)
+    assert y.shape[0] == 0
+    y.sum().backward()
+    assert_close(b.grad, np.zeros(4), rtol=0, atol=0)
+    assert_close(w.grad, np.zeros(w.shape), rtol=0, atol=0)
+
+
 @needs_cpp
 def test_cpp_kernels_are_the_default_on_cpu():
     from minigan.backend import implementation as chosen
