@@ -1,7 +1,8 @@
 """Reductions over dims, with ``keepdim``: sum, mean, var, std, max, min, logsumexp.
 
 Shapes: x: (d0, ..., dn) -> y: x's shape without the reduced dims (or with them set to 1
-when ``keepdim``). Backward broadcasts the gradient back: ``gy.reshape(keep).expand(x)``.
+when ``keepdim``). Backward broadcasts the gradient back over the reduced dims, one
+``Spread`` node: a view of ``gy`` reshaped to the kept shape and broadcast to x's.
 """
 from __future__ import annotations
 
@@ -24,18 +25,39 @@ MinMax = namedtuple("MinMax", ["values", "indices"])
 
 def _spread(gy: Tensor, x: Tensor, dims: tuple[int, ...]) -> Tensor:
     """Broadcast a reduced gradient back over the input's shape."""
-    return gy.reshape(keepdim_shape(x.shape, dims)).expand(x.shape)
+    return Spread.apply(gy, dims=dims, shape=x.shape, divisor=1)
 
 
 class Sum(Function):
-    """y = sum of x over ``dims``;  dx = gy broadcast over the summed dims."""
+    """y = (sum of x over ``dims``) / divisor;  dx = gy / divisor broadcast over the summed
+    dims. divisor = 1 is ``sum``; the count of summed elements is ``mean``, one node."""
 
-    def forward(ctx, x, dims, keepdim):
-        ctx.dims = dims
-        return x.sum(axis=dims, keepdims=keepdim)
+    def forward(ctx, x, dims, keepdim, divisor):
+        ctx.dims, ctx.divisor = dims, divisor
+        y = x.sum(axis=dims, keepdims=keepdim)
+        return y if divisor == 1 else y / divisor
 
     def backward(ctx, gy):
-        return _spread(gy, ctx.inputs[0], ctx.dims)
+        return Spread.apply(gy, dims=ctx.dims, shape=ctx.inputs[0].shape,
+                            divisor=ctx.divisor)
+
+
+class Spread(Function):
+    """y = g / divisor broadcast over the ``dims`` of ``shape`` that a Sum reduced: the
+    adjoint of Sum, one node (a view of g / divisor; no copy at divisor 1).
+
+    g: ``shape`` without ``dims`` (or with them kept as 1) -> y: ``shape``;
+    dg = (sum of gy over ``dims``) / divisor."""
+
+    def forward(ctx, g, dims, shape, divisor):
+        ctx.dims, ctx.divisor = dims, divisor
+        if divisor != 1:
+            g = g / divisor
+        return xp(g).broadcast_to(g.reshape(keepdim_shape(shape, dims)), shape)
+
+    def backward(ctx, gy):
+        keepdim = ctx.inputs[0].ndim == gy.ndim
+        return Sum.apply(gy, dims=ctx.dims, keepdim=keepdim, divisor=ctx.divisor)
 
 
 class AMax(Function):
@@ -81,7 +103,7 @@ class LogSumExp(Function):
 
 def sum(x: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (all dims when None)."""
-    return Sum.apply(x, dims=normalize_dims("sum", dim, x.ndim), keepdim=keepdim)
+    return Sum.apply(x, dims=normalize_dims("sum", dim, x.ndim), keepdim=keepdim, divisor=1)
 
 
 def mean(x: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
@@ -91,7 +113,7 @@ def mean(x: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     count = 1
     for d in dims:
         count *= x.shape[d]
-    return sum(x, dims, keepdim) / count
+    return Sum.apply(x, dims=dims, keepdim=keepdim, divisor=count)
 
 
 def _centered(op: str, x: Tensor, dim: Dims, correction: int, unbiased: bool | None
@@ -111,7 +133,7 @@ def var(x: Tensor, dim: Dims = None, *, correction: int = 1, keepdim: bool = Fal
         unbiased: bool | None = None) -> Tensor:
     """Variance sum (x - mean)^2 / (N - correction); ``unbiased=False`` means correction 0."""
     centered, dims, divisor = _centered("var", x, dim, correction, unbiased)
-    return sum(centered * centered, dims, keepdim) / divisor
+    return Sum.apply(centered * centered, dims=dims, keepdim=keepdim, divisor=divisor)
 
 
 def std(x: Tensor, dim: Dims = None, *, correction: int = 1, keepdim: bool = False,

@@ -228,6 +228,24 @@ def test_std_of_equal_values_has_zero_gradient_and_finite_second_derivative(corr
     check_op(lambda t: t.std(correction=0), np.std, np.array([0.3]))  # constant: grad 0
 
 
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_mean_and_each_of_its_derivatives_are_one_node(keepdim):
+    """mean is a Sum node with the count as divisor; its gradient one Spread node (gy /
+    count broadcast back); the gradient of that, a Sum node with the same divisor."""
+    x = mg.tensor(_distinct((2, 3, 4)), requires_grad=True)
+    y = x.mean((0, 2), keepdim)
+    assert y._ctx.name == "Sum" and y._ctx.inputs[0] is x
+    gy = mg.tensor(_distinct(y.shape), requires_grad=True)
+    (gx,) = mg.grad(y, x, gy, create_graph=True)
+    assert gx._ctx.name == "Spread" and gx._ctx.inputs[0] is gy
+    assert_close(gx.detach(), np.broadcast_to(gy.data.reshape(1, 3, 1) / 8, x.shape),
+                 rtol=1e-15, atol=0)
+    v = mg.tensor(_distinct(x.shape), requires_grad=True)
+    (ggy,) = mg.grad(gx, gy, v, create_graph=True)
+    assert ggy._ctx.name == "Sum"
+    assert_close(ggy.detach(), v.data.sum((0, 2), keepdims=keepdim) / 8, rtol=1e-15, atol=1e-15)
+
+
 def test_tensor_methods_match_functions():
     x = mg.tensor(_distinct((2, 3, 4)))
     pairs = [(x.sum((0, 2)), mg.sum(x, (0, 2))), (x.mean(-1, True), mg.mean(x, -1, True)),
