@@ -69,7 +69,7 @@ def test_repr_shows_dtype_device_and_graph():
     assert repr(mg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert "dtype=float64" in repr(mg.zeros(2, dtype=mg.float64))
     assert "requires_grad=True" in repr(mg.zeros(2, requires_grad=True))
-    assert "grad_fn=<Mul>" in repr(mg.zeros(2, requires_grad=True) * 2)
+    assert "grad_fn=<MulScalar>" in repr(mg.zeros(2, requires_grad=True) * 2)
 
 
 def test_numpy_arrays_on_the_left_defer_to_tensors():

@@ -105,6 +105,102 @@ class Pow(Function):
         return ga, gb
 
 
+# A Python number next to a floating tensor is a parameter of the node, not a second
+# tensor: the array code takes it as it is (``x * 2.0`` stays float32, as the NumPy and
+# CuPy rules for Python scalars say), so no array is made from it (on a GPU, a copy from
+# the host) and its gradient is never asked for.
+
+class AddScalar(Function):
+    """y = x + s for a number s (x - s is x + (-s), equal in floating point);  dx = gy."""
+
+    def forward(ctx, x, s):
+        return x + s
+
+    def backward(ctx, gy):
+        return gy
+
+
+class RSubScalar(Function):
+    """y = s - x;  dx = -gy."""
+
+    def forward(ctx, x, s):
+        return s - x
+
+    def backward(ctx, gy):
+        return -gy
+
+
+class MulScalar(Function):
+    """y = x * s;  dx = gy * s."""
+
+    def forward(ctx, x, s):
+        ctx.s = s
+        return x * s
+
+    def backward(ctx, gy):
+        return MulScalar.apply(gy, s=ctx.s)
+
+
+class DivScalar(Function):
+    """y = x / s;  dx = gy / s."""
+
+    def forward(ctx, x, s):
+        ctx.s = s
+        return x / s
+
+    def backward(ctx, gy):
+        return DivScalar.apply(gy, s=ctx.s)
+
+
+class RDivScalar(Function):
+    """y = s / x;  dx = -gy s / x^2 = -gy y / x."""
+
+    def forward(ctx, x, s):
+        return s / x
+
+    def backward(ctx, gy):
+        return -gy * ctx.saved_output / ctx.inputs[0]
+
+
+class PowScalar(Function):
+    """y = x ** p for a number p;  dx = gy p x^(p-1), and 0 at p = 0 (as ``Pow``)."""
+
+    def forward(ctx, x, p):
+        ctx.p = p
+        return x ** p
+
+    def backward(ctx, gy):
+        p = ctx.p
+        if p == 0:
+            return gy * 0
+        x = ctx.inputs[0]
+        return gy * (x if p == 2 else x ** (p - 1)) * p
+
+
+_TENSOR_SCALAR = {"add": lambda x, s: AddScalar.apply(x, s=s),
+                  "sub": lambda x, s: AddScalar.apply(x, s=-s),
+                  "mul": lambda x, s: MulScalar.apply(x, s=s),
+                  "div": lambda x, s: DivScalar.apply(x, s=s),
+                  "pow": lambda x, s: PowScalar.apply(x, p=s)}
+_SCALAR_TENSOR = {"add": lambda s, x: AddScalar.apply(x, s=s),
+                  "sub": lambda s, x: RSubScalar.apply(x, s=s),
+                  "mul": lambda s, x: MulScalar.apply(x, s=s),
+                  "div": lambda s, x: RDivScalar.apply(x, s=s)}
+
+
+def _number(value: Any, like: Tensor) -> int | float | None:
+    """``value`` as a Python int or float when it is a real number next to a floating
+    tensor (the result keeps the tensor's dtype); else None. NumPy's scalars become Python
+    numbers: an np.float64 next to a float32 array would make the result float64."""
+    if like.dtype.kind != "f" or isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return None
+
+
 class Neg(Function):
     """y = -x."""
 
@@ -178,6 +274,14 @@ class Clone(Function):
 
 
 def _binary(cls: type[Function], a: Any, b: Any, op: str) -> Tensor:
+    if not isinstance(b, Tensor):
+        s = _number(b, a) if isinstance(a, Tensor) else None
+        if s is not None and op in _TENSOR_SCALAR:
+            return _TENSOR_SCALAR[op](a, s)
+    elif not isinstance(a, Tensor):
+        s = _number(a, b)
+        if s is not None and op in _SCALAR_TENSOR:
+            return _SCALAR_TENSOR[op](s, b)
     a, b = _promote(*tensor_pair(a, b, op))
     if a.shape != b.shape:
         broadcast_shape(op, a.shape, b.shape)
@@ -246,6 +350,14 @@ def clone(x: Tensor) -> Tensor:
 # Comparisons and logic make boolean tensors, which carry no gradient.
 
 def _compare(a: Any, b: Any, op: str, fn: Any) -> Tensor:
+    if isinstance(a, Tensor) and not isinstance(b, Tensor):
+        s = _number(b, a)
+        if s is not None:
+            return Tensor._make(fn(a.data, s))
+    elif not isinstance(a, Tensor):
+        s = _number(a, b)
+        if s is not None:
+            return Tensor._make(fn(s, b.data))
     a, b = tensor_pair(a, b, op)
     broadcast_shape(op, a.shape, b.shape)
     return Tensor._make(fn(a.data, b.data))

@@ -17,12 +17,13 @@ def as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
     """Turn a Python scalar or array into a constant tensor on ``like``'s device.
 
     Python scalars take ``like``'s dtype (see ``scalar_dtype``), so ``x * 2.0`` stays
-    float32.
+    float32; they are filled in on the device (on a GPU a fill kernel, not a copy from
+    the host).
     """
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (bool, int, float, np.number, np.bool_)):
-        return Tensor._make(like.xp.asarray(value, dtype=scalar_dtype(like.dtype, value)))
+        return Tensor._make(like.xp.full((), value, dtype=scalar_dtype(like.dtype, value)))
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return Tensor._make(like.xp.asarray(value))
     if isinstance(value, (list, tuple)):

@@ -396,6 +396,61 @@ def test_python_scalar_keeps_the_tensor_dtype(name):
     assert_close(got, op(np, x_np.astype(dtype).astype(np.float64)).astype(expected))
 
 
+SCALAR_NODES = {  # name: (op with a number s, node it makes, the same op in float32 arrays)
+    "x + s": (lambda x, s: x + s, "AddScalar", lambda x, s: x + s),
+    "s + x": (lambda x, s: s + x, "AddScalar", lambda x, s: s + x),
+    "x - s": (lambda x, s: x - s, "AddScalar", lambda x, s: x - s),
+    "s - x": (lambda x, s: s - x, "RSubScalar", lambda x, s: s - x),
+    "x * s": (lambda x, s: x * s, "MulScalar", lambda x, s: x * s),
+    "s * x": (lambda x, s: s * x, "MulScalar", lambda x, s: s * x),
+    "x / s": (lambda x, s: x / s, "DivScalar", lambda x, s: x / s),
+    "s / x": (lambda x, s: s / x, "RDivScalar", lambda x, s: s / x),
+    "x ** s": (lambda x, s: x ** s, "PowScalar", lambda x, s: x ** s),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_NODES))
+@pytest.mark.parametrize("scalar", [3, 0.1, np.float64(0.1), np.int64(-2)])
+def test_a_number_next_to_a_float_tensor_is_a_parameter_of_one_node(name, scalar):
+    """No constant tensor is made from the number (on a GPU, a copy from the host): the
+    node has one input, and the result is the float32 arithmetic of the number rounded to
+    float32, bit for bit, even for a NumPy float64 scalar."""
+    op, node, ref = SCALAR_NODES[name]
+    x_np = rng.uniform(0.5, 2, (3, 4)).astype(np.float32)
+    x = mg.tensor(x_np, requires_grad=True)
+    y = op(x, scalar)
+    assert y._ctx.name == node and len(y._ctx.inputs) == 1 and y.dtype == mg.float32
+    s32 = np.float32(scalar)
+    expected = ref(x_np, s32)
+    np.testing.assert_array_equal(y.detach().numpy(), expected)
+
+
+@given(x=arrays(st.tuples(st.integers(0, 3), st.integers(1, 4)), low=0.5, high=2.0),
+       s=st.sampled_from([-1.5, 0.5, 2, 3]))
+def test_number_forms_have_the_gradients_of_the_tensor_forms(x, s):
+    """Each one-node form against the same op with the number as a 0-d tensor (the
+    general broadcasting node): values, first and second derivatives."""
+    for name, (op, _, _) in SCALAR_NODES.items():
+        a = mg.tensor(x, requires_grad=True)
+        b = mg.tensor(x, requires_grad=True)
+        s_t = mg.tensor(np.float64(s))
+        ya, yb = op(a, s), op(b, s_t)
+        assert ya._ctx.name != yb._ctx.name, name
+        assert_close(ya.detach(), yb.detach().numpy(), rtol=1e-14, atol=1e-14)
+        (ga,) = mg.grad(ya.square().sum(), a, create_graph=True)
+        (gb,) = mg.grad(yb.square().sum(), b, create_graph=True)
+        assert_close(ga.detach(), gb.detach().numpy(), rtol=1e-12, atol=1e-12)
+        (gga,) = mg.grad(ga.sum(), a)
+        (ggb,) = mg.grad(gb.sum(), b)
+        assert_close(gga, ggb.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_x_to_the_power_0_has_a_zero_gradient_even_at_0():
+    x = mg.tensor([0.0, 1.5, -2.0], requires_grad=True)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))
+
+
 @pytest.mark.parametrize("op", [operator.add, operator.mul, operator.truediv, operator.pow,
                                 mg.maximum, lambda a, b: mg.where(b > 1, a, b)])
 @pytest.mark.parametrize("dtype", [mg.float32, mg.float64])
