@@ -4,15 +4,22 @@ against the NumPy references on machines without a GPU.
 
 ``emulated("conv")`` compiles tests/csrc/emulated_conv.cpp, which includes emulator.h and
 csrc/cuda/conv.cuh and exports ``extern "C"`` entry points, and returns it as a
-``ctypes.CDLL``."""
+``ctypes.CDLL``. ``stand_in_gpu`` runs the GPU launchers of minigan/cuda_kernels.py on
+those kernels."""
+import contextlib
 import ctypes
+import re
 import shutil
 import subprocess
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from minigan import cuda_kernels, extension
+
+_BUILT_C = extension.C          # the real module, before any test swaps in stand-ins
 HERE = Path(__file__).resolve().parent
 CSRC = HERE.parents[1] / "csrc"
 COMPILER = shutil.which("g++") or shutil.which("c++")
@@ -57,3 +64,51 @@ def call(function, *args) -> None:
 def kernel_call():
     """(pointer, call) for the test modules, which cannot import this conftest."""
     return pointer, call
+
+
+class DeviceArray(np.ndarray):
+    """A NumPy array that answers CuPy's ``.device.id`` and ``.data.ptr``, so that the
+    launchers of minigan/cuda_kernels.py run on it unchanged."""
+
+    @property
+    def device(self):
+        return types.SimpleNamespace(id=0)
+
+    @property
+    def data(self):
+        return types.SimpleNamespace(ptr=self.__array_interface__["data"][0])
+
+
+class StandInGpu:
+    """The launchers of minigan/cuda_kernels.py on the emulated kernels: arrays as
+    DeviceArrays, CuPy as a stand-in whose ``empty`` poisons, minigan._C as stand-in
+    functions that call the emulated entry points."""
+
+    @staticmethod
+    def device(array):
+        return None if array is None else np.asarray(array).view(DeviceArray)
+
+    def install(self, monkeypatch, functions: dict, poison: float) -> None:
+        """Replace CuPy (cupy.empty filled with ``poison``) and minigan._C (by
+        ``functions``, name -> stand-in) for one test."""
+
+        def empty(shape, dtype=float):
+            return np.full(shape, poison, dtype).view(DeviceArray)
+
+        fake_cupy = types.SimpleNamespace(
+            empty=empty, ascontiguousarray=lambda a: self.device(np.ascontiguousarray(a)),
+            cuda=types.SimpleNamespace(Device=lambda index: contextlib.nullcontext(),
+                                       get_current_stream=lambda: types.SimpleNamespace(ptr=0)))
+        monkeypatch.setattr(cuda_kernels, "cupy_module", lambda: fake_cupy)
+        monkeypatch.setattr(extension, "C", types.SimpleNamespace(**functions))
+
+    def binding_parameters(self, name: str) -> list[str]:
+        """The parameter names of the real binding ``name``: pybind11 writes the signature
+        on the docstring's first line."""
+        real = getattr(_BUILT_C, name).__doc__.splitlines()[0]
+        return re.findall(r"(\w+): ", real[real.index("(") + 1:])
+
+
+@pytest.fixture(scope="session")
+def stand_in_gpu():
+    return StandInGpu()

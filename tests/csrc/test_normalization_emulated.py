@@ -4,11 +4,8 @@ array code of minigan/ops/normalization.py (the ``numpy`` implementations of
 norm laid out by ``minigan.cuda_kernels.normalize_layout`` exactly as the GPU launcher
 lays them out, groups around the 256-thread block, outputs poisoned with NaN and a guard
 past their end, the running averages, eval-mode gradients, and the properties of dx."""
-import contextlib
 import ctypes
 import inspect
-import re
-import types
 
 import numpy as np
 import pytest
@@ -19,7 +16,6 @@ from minigan.cuda_kernels import normalize_layout
 from minigan.ops.normalization import normalize_backward, normalize_forward
 from minigan.testing import assert_close
 
-_BUILT_C = extension.C          # the real module, before any test swaps in stand-ins
 GUARD = 3                       # elements past every output: the kernels must not touch them
 SENTINEL = -7.25
 TOLERANCE = {np.float64: 1e-12, np.float32: 2e-5}
@@ -317,37 +313,12 @@ def test_drawn_shapes_match_the_array_code(forward, backward, n, c, h, w, layout
 # The GPU launchers of minigan/cuda_kernels.py, run on the emulated kernels
 # ----------------------------------------------------------------------------------------
 
-class DeviceArray(np.ndarray):
-    """A NumPy array that answers CuPy's ``.device.id`` and ``.data.ptr``, so that the
-    launchers run on it unchanged."""
-
-    @property
-    def device(self):
-        return types.SimpleNamespace(id=0)
-
-    @property
-    def data(self):
-        return types.SimpleNamespace(ptr=self.__array_interface__["data"][0])
-
-
-def _device(array):
-    return None if array is None else np.asarray(array).view(DeviceArray)
-
-
 @pytest.fixture
-def launchers(library, kernel_call, monkeypatch):
-    """minigan.cuda_kernels with CuPy replaced by DeviceArrays (cupy.empty poisoned with
-    NaN) and minigan._C's two norm functions by the emulated kernels, each taking the
-    arguments of the binding in csrc/bindings.cpp."""
+def launchers(library, kernel_call, stand_in_gpu, monkeypatch):
+    """cuda_kernels.normalize_forward and normalize_backward on the emulated kernels (the
+    outputs cupy.empty makes poisoned with NaN), through stand-ins that take the arguments
+    of the bindings in csrc/bindings.cpp."""
     pointer, call = kernel_call
-
-    def empty(shape, dtype=float):
-        return np.full(shape, np.nan, dtype).view(DeviceArray)
-
-    fake_cupy = types.SimpleNamespace(
-        empty=empty, ascontiguousarray=lambda a: _device(np.ascontiguousarray(a)),
-        cuda=types.SimpleNamespace(Device=lambda index: contextlib.nullcontext(),
-                                   get_current_stream=lambda: types.SimpleNamespace(ptr=0)))
 
     def address(value):
         return ctypes.c_void_p(value or None)
@@ -369,21 +340,17 @@ def launchers(library, kernel_call, monkeypatch):
              pointer(np.array((a, g, b, c, per_position), np.int64)),
              ctypes.c_int(batch_stats))
 
-    fake_c = types.SimpleNamespace(cuda_normalize_forward=cuda_normalize_forward,
-                                   cuda_normalize_backward=cuda_normalize_backward)
-    monkeypatch.setattr(cuda_kernels, "cupy_module", lambda: fake_cupy)
-    monkeypatch.setattr(extension, "C", fake_c)
+    stand_in_gpu.install(monkeypatch, dict(cuda_normalize_forward=cuda_normalize_forward,
+                                           cuda_normalize_backward=cuda_normalize_backward),
+                         np.nan)
     return cuda_kernels.normalize_forward, cuda_kernels.normalize_backward
 
 
 @pytest.mark.skipif(not extension.CUDA, reason="minigan._C was built without CUDA kernels")
 @pytest.mark.parametrize("name", ["cuda_normalize_forward", "cuda_normalize_backward"])
-def test_the_stand_ins_take_the_arguments_of_the_real_bindings(launchers, name):
-    """pybind11 writes the signature on the docstring's first line: the stand-ins above
-    must take the same arguments in the same order."""
-    real = getattr(_BUILT_C, name).__doc__.splitlines()[0]
-    names = re.findall(r"(\w+): ", real[real.index("(") + 1:])
-    assert names == list(inspect.signature(getattr(extension.C, name)).parameters)
+def test_the_stand_ins_take_the_arguments_of_the_real_bindings(launchers, stand_in_gpu, name):
+    assert stand_in_gpu.binding_parameters(name) == list(
+        inspect.signature(getattr(extension.C, name)).parameters)
 
 
 LAUNCHER_CASES = {  # name: shape, dims, affine axes, running statistics
@@ -397,11 +364,12 @@ LAUNCHER_CASES = {  # name: shape, dims, affine axes, running statistics
 
 @pytest.mark.parametrize("name", sorted(LAUNCHER_CASES))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-def test_the_launchers_match_the_array_code(launchers, library, name, dtype):
+def test_the_launchers_match_the_array_code(launchers, library, stand_in_gpu, name, dtype):
     """Forward and backward through the launchers (layout, contiguous copies, outputs,
     statistics reshaped to keepdims, per-channel sums, layer norm's array-code dweight and
     dbias, the fallback for group norm), on an x that is not C-contiguous."""
     forward_launcher, backward_launcher = launchers
+    device = stand_in_gpu.device
     shape, (dims, affine_axes), with_running = LAUNCHER_CASES[name]
     x, gy, weight, bias = _draw(shape, dtype, seed=len(name), affine_axes=affine_axes)
     x = np.asfortranarray(x)
@@ -410,7 +378,7 @@ def test_the_launchers_match_the_array_code(launchers, library, name, dtype):
     expected = [None if r is None else r.astype(np.float64) for r in running]
     kernel = normalize_layout(shape, dims, affine_axes) is not None
     before = library.emulated_launches()
-    got = forward_launcher(*map(_device, (x, weight, bias, *running)), 0.1, dims,
+    got = forward_launcher(*map(device, (x, weight, bias, *running)), 0.1, dims,
                            affine_axes, 1e-5)
     want = normalize_forward(*_as64(x, weight, bias), *expected, 0.1, dims, affine_axes, 1e-5)
     _assert_agree(got, want, dtype, ("y", "mean", "invstd"))
@@ -418,7 +386,7 @@ def test_the_launchers_match_the_array_code(launchers, library, name, dtype):
     if with_running:
         _assert_agree(running, expected, dtype, ("running_mean", "running_var"))
     for needs in [(True, True, True), (False, True, False), (True, False, False)]:
-        grads = backward_launcher(*map(_device, (gy, x, weight, *got[1:])), dims,
+        grads = backward_launcher(*map(device, (gy, x, weight, *got[1:])), dims,
                                   affine_axes, True, needs)
         reference = normalize_backward(*_as64(gy, x, weight, *got[1:]), dims, affine_axes,
                                        True, needs)
