@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "cuda/activation.h"
 #include "cuda/adam.h"
 #include "cuda/attention.h"
 #include "cuda/conv.h"
@@ -156,6 +157,26 @@ void cuda_adam_step(const std::string& dtype, std::uintptr_t param, std::uintptr
     minigan::cuda::adam_step(device<T>(param), device<const T>(grad), device<T>(exp_avg),
                              device<T>(exp_avg_sq), device<T>(max_exp_avg_sq), size, step,
                              stream);
+  });
+}
+
+void cuda_leaky_relu_forward(const std::string& dtype, std::uintptr_t x, std::uintptr_t y,
+                             int64_t size, double slope, std::uintptr_t stream) {
+  by_dtype("cuda_leaky_relu_forward", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::leaky_relu_forward(device<const T>(x), device<T>(y), size, slope, stream);
+  });
+}
+
+void cuda_leaky_relu_backward(const std::string& dtype, std::uintptr_t grad_y, std::uintptr_t x,
+                              std::uintptr_t grad_x, int64_t size, double slope,
+                              std::uintptr_t stream) {
+  by_dtype("cuda_leaky_relu_backward", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::leaky_relu_backward(device<const T>(grad_y), device<const T>(x),
+                                       device<T>(grad_x), size, slope, stream);
   });
 }
 
@@ -339,6 +360,16 @@ PYBIND11_MODULE(_C, m) {
         py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
         py::arg("bias_correction1"), py::arg("bias_correction2"),
         py::arg("decoupled_weight_decay"), py::arg("maximize"), py::arg("stream"));
+  m.def("cuda_leaky_relu_forward", &cuda_leaky_relu_forward,
+        "Leaky ReLU in one launch (csrc/cuda/activation.cuh) on device pointers of `size` "
+        "elements: x -> y (x where x > 0, else slope x).",
+        py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("size"), py::arg("slope"),
+        py::arg("stream"));
+  m.def("cuda_leaky_relu_backward", &cuda_leaky_relu_backward,
+        "Leaky ReLU's gradient in one launch on device pointers of `size` elements: grad_y, "
+        "x -> grad_x (grad_y where x > 0, else slope grad_y).",
+        py::arg("dtype"), py::arg("grad_y"), py::arg("x"), py::arg("grad_x"), py::arg("size"),
+        py::arg("slope"), py::arg("stream"));
   m.def("cuda_normalize_forward", &cuda_normalize_forward,
         "Batch, instance or layer norm's forward in one launch "
         "(csrc/cuda/normalization.cuh) on device pointers: x (a, g, b) -> y (a, g, b), mean, "

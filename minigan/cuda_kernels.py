@@ -333,6 +333,40 @@ def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_
                 original[...] = copy
 
 
+def leaky_relu(x: Any, slope: float) -> Any:
+    """csrc/cuda/activation.cuh: y = x where x > 0, else slope x, in one launch (the
+    arguments of ``minigan.ops.activation.leaky_relu_array``, which float16 runs)."""
+    dtype = dtype_name(x.dtype)
+    if dtype not in _DTYPES:
+        return implementations("leaky_relu")["numpy"].fn(x, slope)
+    cp = cupy_module()
+    with cp.cuda.Device(x.device.id):
+        x = cp.ascontiguousarray(x)
+        y = cp.empty(x.shape, x.dtype)
+        extension.C.cuda_leaky_relu_forward(dtype, _pointer(x), _pointer(y), int(x.size),
+                                            float(slope), _stream(cp))
+    return y
+
+
+def leaky_relu_backward(gy: Any, x: Any, slope: float) -> Any:
+    """csrc/cuda/activation.cuh: gx = gy where x > 0, else slope gy, in one launch (the
+    arguments of ``minigan.ops.activation.leaky_relu_backward_array``, which float16 and
+    mixed dtypes run). gy and x: one shape, one device."""
+    if dtype_name(gy.dtype) not in _DTYPES or gy.dtype != x.dtype:
+        return implementations("leaky_relu_backward")["numpy"].fn(gy, x, slope)
+    dtype = check_arrays("leaky_relu_backward", {"grad_y": gy, "x": x})
+    if gy.shape != x.shape:
+        raise ValueError(f"leaky_relu_backward (cuda): grad_y and x must have one shape, got "
+                         f"{_shapes({'grad_y': gy, 'x': x})}")
+    cp = cupy_module()
+    with cp.cuda.Device(x.device.id):
+        gy, x = cp.ascontiguousarray(gy), cp.ascontiguousarray(x)
+        gx = cp.empty(x.shape, x.dtype)
+        extension.C.cuda_leaky_relu_backward(dtype, _pointer(gy), _pointer(x), _pointer(gx),
+                                             int(x.size), float(slope), _stream(cp))
+    return gx
+
+
 def normalize_forward(x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
                       momentum: float, dims: tuple[int, ...], affine_axes: tuple[int, ...],
                       eps: float) -> tuple[Any, Any, Any]:
@@ -416,3 +450,5 @@ register("spectral_norm_power_iteration", "cuda", ("cuda",), why_unavailable)(
 register("adam_step", "cuda", ("cuda",), why_unavailable)(adam_step)
 register("normalize_forward", "cuda", ("cuda",), why_unavailable)(normalize_forward)
 register("normalize_backward", "cuda", ("cuda",), why_unavailable)(normalize_backward)
+register("leaky_relu", "cuda", ("cuda",), why_unavailable)(leaky_relu)
+register("leaky_relu_backward", "cuda", ("cuda",), why_unavailable)(leaky_relu_backward)

@@ -3,13 +3,19 @@
 Each backward is written with Tensor ops on graph values (the input, or the saved
 output), so second derivatives, which a gradient penalty needs, come out right. A mask
 (``x > 0``) is a constant: its own derivative is zero almost everywhere.
+
+ReLU's and leaky ReLU's gradient is its own op, ``LeakyReLUBackward`` (gy -> gy where x >
+0, else slope gy: linear in gy, so its gradient is the same map), and leaky ReLU's forward
+and that gradient are registered ops (``leaky_relu``, ``leaky_relu_backward``): the
+array code below on every device, and on a GPU one CUDA launch each
+(csrc/cuda/activation.cuh) where the array code makes two and five.
 """
 from __future__ import annotations
 
 import math
 
 from minigan.autograd import Function
-from minigan.backend import xp
+from minigan.backend import register, run, xp
 from minigan.ops.common import check_floating, const, normalize_dim
 from minigan.ops.pointwise import erf_array
 from minigan.tensor import Tensor
@@ -24,6 +30,31 @@ def sigmoid_array(x):
     return mod.where(x >= 0, r, e * r)
 
 
+def leaky_relu_array(x, slope):
+    """y = x if x > 0 else slope x, as max(x, slope x) when slope <= 1 and min(x, slope x)
+    when slope > 1: one product and one comparison per element, no mask array (NumPy's
+    ``where`` over a mask takes several times as long). slope = 0 is max(x, 0), which
+    keeps y = inf at x = inf where 0 * inf would be nan."""
+    mod = xp(x)
+    if slope == 0:
+        return mod.maximum(x, 0)
+    y = x * slope
+    return (mod.maximum if slope <= 1 else mod.minimum)(y, x, out=y)
+
+
+def leaky_relu_backward_array(gy, x, slope):
+    """gx = gy where x > 0, else slope gy: gy times an array of 1 and slope."""
+    slopes = (x > 0).astype(gy.dtype)                             # 1 where x > 0, else 0
+    if slope != 0:
+        slopes *= 1 - slope
+        slopes += slope                                          # 1 where x > 0, else slope
+    return gy * slopes
+
+
+register("leaky_relu", "numpy", ("cpu", "cuda"))(leaky_relu_array)
+register("leaky_relu_backward", "numpy", ("cpu", "cuda"))(leaky_relu_backward_array)
+
+
 class ReLU(Function):
     """y = max(x, 0);  dy/dx = [x > 0]."""
 
@@ -31,31 +62,32 @@ class ReLU(Function):
         return xp(x).maximum(x, 0)
 
     def backward(ctx, gy):
-        return gy * const((ctx.inputs[0].data > 0).astype(gy.dtype))
+        return LeakyReLUBackward.apply(gy, const(ctx.inputs[0].data), slope=0)
 
 
 class LeakyReLU(Function):
-    """y = x if x > 0 else slope * x;  dy/dx = 1 or slope.
-
-    Computed as max(x, slope x) when slope <= 1 and min(x, slope x) when slope > 1: one
-    product and one comparison per element, no mask array (NumPy's ``where`` over a mask
-    takes several times as long). slope = 0 is max(x, 0), which keeps y = inf at x = inf
-    where 0 * inf would be nan.
-    """
+    """y = x if x > 0 else slope * x;  dy/dx = 1 or slope (``leaky_relu_array``)."""
 
     def forward(ctx, x, slope):
         ctx.slope = slope
-        mod = xp(x)
-        if slope == 0:
-            return mod.maximum(x, 0)
-        y = x * slope
-        return (mod.maximum if slope <= 1 else mod.minimum)(y, x, out=y)
+        return run("leaky_relu", x, slope)
 
     def backward(ctx, gy):
-        slopes = (ctx.inputs[0].data > 0).astype(gy.dtype)        # 1 where x > 0, else 0
-        slopes *= 1 - ctx.slope
-        slopes += ctx.slope                                      # 1 where x > 0, else slope
-        return gy * const(slopes)
+        return LeakyReLUBackward.apply(gy, const(ctx.inputs[0].data), slope=ctx.slope)
+
+
+class LeakyReLUBackward(Function):
+    """gx = gy where x > 0, else slope gy.   gy, x: (*) -> gx: (*)
+
+    Linear in gy, so d/dgy of <ggx, gx> is the same map of ggx; x enters through the mask
+    only, a constant (its derivative is zero almost everywhere)."""
+
+    def forward(ctx, gy, x, slope):
+        ctx.slope = slope
+        return run("leaky_relu_backward", gy, x, slope)
+
+    def backward(ctx, ggx):
+        return LeakyReLUBackward.apply(ggx, ctx.inputs[1], slope=ctx.slope), None
 
 
 class ELU(Function):

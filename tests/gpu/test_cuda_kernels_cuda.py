@@ -18,6 +18,7 @@ import minigan as mg
 import minigan.nn.functional as F
 from minigan import cuda_kernels
 from minigan.backend import use_implementation
+from minigan.ops.activation import leaky_relu_array, leaky_relu_backward_array
 from minigan.ops.attention import attention_backward_numpy, attention_numpy, \
     scaled_dot_product_attention
 from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weight_array, \
@@ -33,7 +34,7 @@ pytestmark = [pytest.mark.gpu,
 
 HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
            "attention", "attention_backward", "adam_step", "normalize_forward",
-           "normalize_backward"]
+           "normalize_backward", "leaky_relu", "leaky_relu_backward"]
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 
 
@@ -268,6 +269,37 @@ def test_attention_gradcheck_and_gradgradcheck_in_float64_on_the_device():
         gradgradcheck(scaled_dot_product_attention, [q, k, v])
 
 
+ACTIVATIONS = [(64, 64, 16, 16), (64, 128, 8, 8), (16, 96, 128, 128), (7, 3, 33, 5)]
+
+
+@pytest.mark.parametrize("shape", ACTIVATIONS, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leaky_relu_matches_the_array_code(shape, slope, dtype, poisoned):
+    """csrc/cuda/activation.cuh forward and backward at DCGAN, BigGAN and odd sizes, with
+    NaN and infinities in x, against the array code on the host: the forward exactly, the
+    backward to one unit in the last place."""
+    import cupy
+    rng = np.random.default_rng(8)
+    host_x, host_gy = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    host_x.flat[:4] = [np.nan, np.inf, -np.inf, 0.0]
+    y = cuda_kernels.leaky_relu(cupy.asarray(host_x), slope).get()
+    gx = cuda_kernels.leaky_relu_backward(cupy.asarray(host_gy), cupy.asarray(host_x),
+                                          slope).get()
+    np.testing.assert_array_equal(y, leaky_relu_array(host_x, slope))
+    want = leaky_relu_backward_array(host_gy, host_x, slope)
+    np.testing.assert_allclose(gx, want, rtol=2 * np.finfo(dtype).eps, atol=0)
+
+
+def test_leaky_relu_gradcheck_and_gradgradcheck_in_float64_on_the_device():
+    x = mg.tensor(np.linspace(-2, 2, 24).reshape(4, 6) + 0.05, device="cuda",
+                  requires_grad=True)
+    with _forced():
+        for op in (F.relu, lambda t: F.leaky_relu(t, 0.2)):
+            gradcheck(lambda t: op(t) * t, [x])
+            gradgradcheck(lambda t: op(t) * t, [x])
+
+
 MEMCHECK_SCRIPT = textwrap.dedent("""
     import cupy, numpy as np
     from minigan import cuda_kernels as ck
@@ -292,6 +324,7 @@ MEMCHECK_SCRIPT = textwrap.dedent("""
     w = a(6, 7, 5)
     y, mean, invstd = ck.normalize_forward(x, w, w, None, None, 0.0, (1, 2, 3), (1, 2, 3), 1e-5)
     ck.normalize_backward(gy, x, w, mean, invstd, (1, 2, 3), (1, 2, 3), True, (True, True, True))
+    y = ck.leaky_relu(x, 0.2); ck.leaky_relu_backward(gy, x, 0.2)
     cupy.cuda.Device().synchronize()
 """)
 

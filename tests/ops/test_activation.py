@@ -3,10 +3,11 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, strategies as st
 
 import minigan as mg
 import minigan.nn.functional as F
+from minigan.backend import run
 from minigan.testing import assert_close, check_op
 from minigan.testing.strategies import arrays, shapes
 
@@ -121,6 +122,35 @@ def test_leaky_relu_for_every_kind_of_slope(slope):
     branch against the definition, with its gradient."""
     x = np.linspace(-2, 2, 12).reshape(3, 4) + 0.05                # no element at 0
     check_op(lambda x: F.leaky_relu(x, slope), lambda x: np.where(x > 0, x, slope * x), x)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2, 3.0])
+def test_the_gradient_is_one_node_linear_in_gy_and_flat_in_x(slope):
+    """relu's and leaky_relu's gradient is one LeakyReLUBackward node; differentiated
+    again, it gives the same map of the new gradient for gy, and nothing for x (the mask
+    is a constant: zero second derivative almost everywhere)."""
+    op = F.relu if slope == 0 else (lambda t: F.leaky_relu(t, slope))
+    x = mg.tensor([-1.5, -0.25, 0.5, 2.0], dtype=mg.float64, requires_grad=True)
+    gy = mg.tensor([1.0, 2.0, 3.0, 4.0], dtype=mg.float64, requires_grad=True)
+    (gx,) = mg.grad(op(x), x, gy, create_graph=True)
+    assert gx._ctx.name == "LeakyReLUBackward"
+    factor = np.array([slope, slope, 1.0, 1.0])
+    assert_close(gx.detach(), factor * gy.data, rtol=1e-15, atol=0)
+    v = np.array([1.0, -1.0, 2.0, 0.5])
+    ggy, ggx = mg.grad(gx, [gy, x], mg.tensor(v), allow_unused=True)
+    assert_close(ggy, factor * v, rtol=1e-15, atol=0)
+    assert ggx is None
+
+
+@given(x=arrays(st.tuples(st.integers(0, 4), st.integers(1, 5)), avoid=[0.0]),
+       slope=st.sampled_from([0.0, 0.01, 0.2, 1.0, 3.0, -0.5]))
+def test_the_registered_array_code_is_the_definition(x, slope):
+    """``leaky_relu`` and ``leaky_relu_backward`` on drawn shapes (empty ones too) against
+    where(x > 0, ...): the forward exactly, the gradient to the rounding of 1 - slope + slope."""
+    gy = np.cos(3 * x) + 0.5
+    np.testing.assert_array_equal(run("leaky_relu", x, slope), np.where(x > 0, x, slope * x))
+    assert_close(run("leaky_relu_backward", gy, x, slope), np.where(x > 0, gy, slope * gy),
+                 rtol=1e-15, atol=0)
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.2, 3.0])
