@@ -177,10 +177,11 @@ class Implementation:
 # Default choice per device type when nothing is forced: the first available wins. The
 # order follows the measurements of BENCHMARKS.md: Triton's kernels were timed on an H100;
 # the CUDA C++ kernels (csrc/cuda) are not yet timed on a GPU, so they come second. Adam's
-# step and batch, instance and layer norm have no Triton kernel: on a GPU they take
-# csrc/cuda/adam.cuh (one launch per parameter instead of about 14 CuPy kernels) and
-# csrc/cuda/normalization.cuh (one launch each way instead of about 21 and 13) when
-# minigan._C has them; not yet timed either.
+# step, batch, instance and layer norm and leaky ReLU have no Triton kernel: on a GPU they
+# take csrc/cuda/adam.cuh (one launch per parameter instead of about 14 CuPy kernels),
+# csrc/cuda/normalization.cuh (one launch each way instead of about 21 and 13) and
+# csrc/cuda/activation.cuh (one each way instead of 2 and 5) when minigan._C has them;
+# not yet timed either.
 # With autotuning on (below), the order only breaks ties: each shape gets its measured
 # fastest.
 PREFERENCE: dict[str, list[str]] = {
