@@ -7,7 +7,7 @@ Under the interpreter the tiles are 16 x 16 (``BLOCKS``), so that a partial tile
 a handful of programs."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from minigan.backend import implementations
 from minigan.kernels import ATTENTION_TILES
@@ -26,10 +26,24 @@ def _host(a):
     return a if isinstance(a, np.ndarray) else a.get()
 
 
-def _relative_error(got, want):
+def _relative_error(got, want, floor=1e-300):
+    """||got - want|| / ||want||, or over ``floor`` when that is larger: the size of the
+    terms a gradient sums, for one that cancels to (nearly) nothing."""
     got, want = _host(got).astype(np.float64), np.asarray(want, np.float64)
     assert not np.isnan(got).any(), "unwritten (NaN-poisoned) or NaN outputs"
-    return np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300)
+    return np.linalg.norm(got - want) / max(np.linalg.norm(want), floor, 1e-300)
+
+
+def _gradient_scales(q, k, v, g, scale):
+    """The size of the terms of dq, dk and dv: dq_i = scale sum_j P_ij (dP_ij - D_i) k_j
+    with dP_ij = g_i . v_j and D_i = sum_j P_ij dP_ij, dk alike with q, dv_j = sum_i P_ij g_i.
+    With one key, P = 1 and dP_i1 - D_i is a difference of two roundings of g_i . v_1:
+    dq is 0 in exact arithmetic and a rounding error in both implementations."""
+    def largest_row(a):
+        return np.linalg.norm(a.astype(np.float64), axis=-1).max(initial=0.0)
+    g_norm = np.linalg.norm(g.astype(np.float64))
+    return (abs(scale) * g_norm * largest_row(v) * largest_row(k),
+            abs(scale) * g_norm * largest_row(v) * largest_row(q), g_norm)
 
 
 def _problem(b, h, nq, nk, d, dv, dtype, seed=0, spread=1.0):
@@ -68,8 +82,9 @@ def _check_forward_and_backward(xp, q, k, v, g, scale, blocks=BLOCKS):
     # the reference backward from the kernel's own out and lse, as the op would call it
     wants = attention_backward_numpy(q64, k64, v64, out.astype(np.float64),
                                      lse.astype(np.float64), g64, scale)
-    for name, got, want in zip(("dq", "dk", "dv"), grads, wants):
-        assert _relative_error(got, want) < tolerance, name
+    for name, got, want, floor in zip(("dq", "dk", "dv"), grads, wants,
+                                      _gradient_scales(q, k, v, g, scale)):
+        assert _relative_error(got, want, floor) < tolerance, name
 
 
 @pytest.mark.parametrize("nq", [BLOCK - 1, BLOCK, BLOCK + 1])
@@ -174,6 +189,7 @@ def test_huge_logits_stay_finite_and_correct(xp, all_negative):
 
 
 @settings(max_examples=6)
+@example(nq=1, nk=1, d=1, dv=2, scale=0.01)        # one key: dq is a rounding error of 0
 @given(nq=st.integers(1, 40), nk=st.integers(1, 40), d=st.integers(1, 20),
        dv=st.integers(1, 20), scale=st.integers(-200, 200).map(lambda i: i / 100))
 def test_drawn_shapes_match_the_reference(xp, nq, nk, d, dv, scale):
