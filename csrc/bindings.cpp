@@ -180,6 +180,26 @@ void cuda_leaky_relu_backward(const std::string& dtype, std::uintptr_t grad_y, s
   });
 }
 
+void cuda_softplus_forward(const std::string& dtype, std::uintptr_t x, std::uintptr_t y,
+                           int64_t size, double beta, std::uintptr_t stream) {
+  by_dtype("cuda_softplus_forward", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::softplus_forward(device<const T>(x), device<T>(y), size, beta, stream);
+  });
+}
+
+void cuda_softplus_backward(const std::string& dtype, std::uintptr_t grad_y, std::uintptr_t x,
+                            std::uintptr_t grad_x, int64_t size, double beta,
+                            std::uintptr_t stream) {
+  by_dtype("cuda_softplus_backward", dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    minigan::cuda::softplus_backward(device<const T>(grad_y), device<const T>(x),
+                                     device<T>(grad_x), size, beta, stream);
+  });
+}
+
 void cuda_normalize_forward(const std::string& dtype, std::uintptr_t x, std::uintptr_t weight,
                             std::uintptr_t bias, std::uintptr_t y, std::uintptr_t mean,
                             std::uintptr_t var, std::uintptr_t invstd, int64_t a, int64_t g,
@@ -370,6 +390,16 @@ PYBIND11_MODULE(_C, m) {
         "x -> grad_x (grad_y where x > 0, else slope grad_y).",
         py::arg("dtype"), py::arg("grad_y"), py::arg("x"), py::arg("grad_x"), py::arg("size"),
         py::arg("slope"), py::arg("stream"));
+  m.def("cuda_softplus_forward", &cuda_softplus_forward,
+        "Softplus in one launch (csrc/cuda/activation.cuh) on device pointers of `size` "
+        "elements: x -> y = log(1 + e^(beta x)) / beta.",
+        py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("size"), py::arg("beta"),
+        py::arg("stream"));
+  m.def("cuda_softplus_backward", &cuda_softplus_backward,
+        "Softplus's gradient in one launch on device pointers of `size` elements: grad_y, x "
+        "-> grad_x = grad_y sigmoid(beta x).",
+        py::arg("dtype"), py::arg("grad_y"), py::arg("x"), py::arg("grad_x"), py::arg("size"),
+        py::arg("beta"), py::arg("stream"));
   m.def("cuda_normalize_forward", &cuda_normalize_forward,
         "Batch, instance or layer norm's forward in one launch "
         "(csrc/cuda/normalization.cuh) on device pointers: x (a, g, b) -> y (a, g, b), mean, "

@@ -180,8 +180,8 @@ class Implementation:
 # step, batch, instance and layer norm and leaky ReLU have no Triton kernel: on a GPU they
 # take csrc/cuda/adam.cuh (one launch per parameter instead of about 14 CuPy kernels),
 # csrc/cuda/normalization.cuh (one launch each way instead of about 21 and 13) and
-# csrc/cuda/activation.cuh (one each way instead of 2 and 5) when minigan._C has them;
-# not yet timed either.
+# csrc/cuda/activation.cuh (leaky ReLU and softplus, one launch each way instead of 2 and
+# 5, 8 and 10) when minigan._C has them; not yet timed either.
 # With autotuning on (below), the order only breaks ties: each shape gets its measured
 # fastest.
 PREFERENCE: dict[str, list[str]] = {

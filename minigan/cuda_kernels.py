@@ -333,38 +333,60 @@ def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_
                 original[...] = copy
 
 
-def leaky_relu(x: Any, slope: float) -> Any:
-    """csrc/cuda/activation.cuh: y = x where x > 0, else slope x, in one launch (the
-    arguments of ``minigan.ops.activation.leaky_relu_array``, which float16 runs)."""
+def _map(op: str, x: Any, parameter: float) -> Any:
+    """One elementwise kernel of csrc/cuda/activation.cuh, y = op(x); float16 runs the
+    array code (the ``numpy`` implementation of ``op``) on the same CuPy array."""
     dtype = dtype_name(x.dtype)
     if dtype not in _DTYPES:
-        return implementations("leaky_relu")["numpy"].fn(x, slope)
+        return implementations(op)["numpy"].fn(x, parameter)
     cp = cupy_module()
     with cp.cuda.Device(x.device.id):
         x = cp.ascontiguousarray(x)
         y = cp.empty(x.shape, x.dtype)
-        extension.C.cuda_leaky_relu_forward(dtype, _pointer(x), _pointer(y), int(x.size),
-                                            float(slope), _stream(cp))
+        getattr(extension.C, f"cuda_{op}_forward")(dtype, _pointer(x), _pointer(y),
+                                                   int(x.size), float(parameter), _stream(cp))
     return y
 
 
-def leaky_relu_backward(gy: Any, x: Any, slope: float) -> Any:
-    """csrc/cuda/activation.cuh: gx = gy where x > 0, else slope gy, in one launch (the
-    arguments of ``minigan.ops.activation.leaky_relu_backward_array``, which float16 and
-    mixed dtypes run). gy and x: one shape, one device."""
+def _map2(op: str, gy: Any, x: Any, parameter: float) -> Any:
+    """The gradient kernel of ``op`` in csrc/cuda/activation.cuh, gx = op'(gy, x); float16
+    and mixed dtypes run the array code. gy and x: one shape, one device."""
+    name = f"{op}_backward"
     if dtype_name(gy.dtype) not in _DTYPES or gy.dtype != x.dtype:
-        return implementations("leaky_relu_backward")["numpy"].fn(gy, x, slope)
-    dtype = check_arrays("leaky_relu_backward", {"grad_y": gy, "x": x})
+        return implementations(name)["numpy"].fn(gy, x, parameter)
+    dtype = check_arrays(name, {"grad_y": gy, "x": x})
     if gy.shape != x.shape:
-        raise ValueError(f"leaky_relu_backward (cuda): grad_y and x must have one shape, got "
+        raise ValueError(f"{name} (cuda): grad_y and x must have one shape, got "
                          f"{_shapes({'grad_y': gy, 'x': x})}")
     cp = cupy_module()
     with cp.cuda.Device(x.device.id):
         gy, x = cp.ascontiguousarray(gy), cp.ascontiguousarray(x)
         gx = cp.empty(x.shape, x.dtype)
-        extension.C.cuda_leaky_relu_backward(dtype, _pointer(gy), _pointer(x), _pointer(gx),
-                                             int(x.size), float(slope), _stream(cp))
+        getattr(extension.C, f"cuda_{name}")(dtype, _pointer(gy), _pointer(x), _pointer(gx),
+                                             int(x.size), float(parameter), _stream(cp))
     return gx
+
+
+def leaky_relu(x: Any, slope: float) -> Any:
+    """csrc/cuda/activation.cuh: y = x where x > 0, else slope x, in one launch (the
+    arguments of ``minigan.ops.activation.leaky_relu_array``)."""
+    return _map("leaky_relu", x, slope)
+
+
+def leaky_relu_backward(gy: Any, x: Any, slope: float) -> Any:
+    """csrc/cuda/activation.cuh: gx = gy where x > 0, else slope gy, in one launch."""
+    return _map2("leaky_relu", gy, x, slope)
+
+
+def softplus(x: Any, beta: float) -> Any:
+    """csrc/cuda/activation.cuh: y = log(1 + e^(beta x)) / beta in one launch (the
+    arguments of ``minigan.ops.activation.softplus_array``)."""
+    return _map("softplus", x, beta)
+
+
+def softplus_backward(gy: Any, x: Any, beta: float) -> Any:
+    """csrc/cuda/activation.cuh: gx = gy sigmoid(beta x) in one launch."""
+    return _map2("softplus", gy, x, beta)
 
 
 def normalize_forward(x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
@@ -452,3 +474,5 @@ register("normalize_forward", "cuda", ("cuda",), why_unavailable)(normalize_forw
 register("normalize_backward", "cuda", ("cuda",), why_unavailable)(normalize_backward)
 register("leaky_relu", "cuda", ("cuda",), why_unavailable)(leaky_relu)
 register("leaky_relu_backward", "cuda", ("cuda",), why_unavailable)(leaky_relu_backward)
+register("softplus", "cuda", ("cuda",), why_unavailable)(softplus)
+register("softplus_backward", "cuda", ("cuda",), why_unavailable)(softplus_backward)

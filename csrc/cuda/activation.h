@@ -1,5 +1,6 @@
-// Leaky ReLU (and ReLU, its slope 0) on the GPU, one launch forward and one backward
-// (activation.cuh): the host API that bindings.cpp calls. Plain C++: no CUDA headers here.
+// Leaky ReLU (and ReLU, its slope 0) and softplus on the GPU, one launch forward and one
+// backward each (activation.cuh): the host API that bindings.cpp calls. Plain C++: no CUDA
+// headers here.
 #pragma once
 
 #include <cstdint>
@@ -16,5 +17,14 @@ void leaky_relu_forward(const T* x, T* y, int64_t size, double slope, std::uintp
 template <typename T>
 void leaky_relu_backward(const T* grad_y, const T* x, T* grad_x, int64_t size, double slope,
                          std::uintptr_t stream);
+
+// y = softplus(x) = (max(beta x, 0) + log1p(e^-|beta x|)) / beta, beta > 0. x, y: (size,).
+template <typename T>
+void softplus_forward(const T* x, T* y, int64_t size, double beta, std::uintptr_t stream);
+
+// grad_x = grad_y sigmoid(beta x). grad_y, x, grad_x: (size,).
+template <typename T>
+void softplus_backward(const T* grad_y, const T* x, T* grad_x, int64_t size, double beta,
+                       std::uintptr_t stream);
 
 }  // namespace minigan::cuda

@@ -13,7 +13,7 @@
 // Kernel code may use: threadIdx, blockIdx, blockDim, gridDim, __global__, __device__,
 // __forceinline__, static __shared__ arrays, MINIGAN_DYNAMIC_SHARED, __syncthreads,
 // __threadfence, atomicAdd on int, __ldcg, and the <cmath> functions through the overloads
-// below (exp, log, sqrt, fmax on float and double). Nothing else that is CUDA-only.
+// below (exp, log, log1p, sqrt, fmax on float and double). Nothing else that is CUDA-only.
 #pragma once
 
 #include <cmath>
@@ -102,6 +102,8 @@ __device__ __forceinline__ float exp_(float x) { return expf(x); }
 __device__ __forceinline__ double exp_(double x) { return exp(x); }
 __device__ __forceinline__ float log_(float x) { return logf(x); }
 __device__ __forceinline__ double log_(double x) { return log(x); }
+__device__ __forceinline__ float log1p_(float x) { return log1pf(x); }
+__device__ __forceinline__ double log1p_(double x) { return log1p(x); }
 __device__ __forceinline__ float sqrt_(float x) { return sqrtf(x); }
 __device__ __forceinline__ double sqrt_(double x) { return sqrt(x); }
 __device__ __forceinline__ float max_(float a, float b) { return fmaxf(a, b); }

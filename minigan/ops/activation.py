@@ -5,10 +5,11 @@ output), so second derivatives, which a gradient penalty needs, come out right. 
 (``x > 0``) is a constant: its own derivative is zero almost everywhere.
 
 ReLU's and leaky ReLU's gradient is its own op, ``LeakyReLUBackward`` (gy -> gy where x >
-0, else slope gy: linear in gy, so its gradient is the same map), and leaky ReLU's forward
-and that gradient are registered ops (``leaky_relu``, ``leaky_relu_backward``): the
+0, else slope gy: linear in gy, so its gradient is the same map), and so is softplus's,
+``SoftplusBackward``. Leaky ReLU's and softplus's forwards and gradients are registered
+ops (``leaky_relu``, ``leaky_relu_backward``, ``softplus``, ``softplus_backward``): the
 array code below on every device, and on a GPU one CUDA launch each
-(csrc/cuda/activation.cuh) where the array code makes two and five.
+(csrc/cuda/activation.cuh) where the array code makes 2 and 5, and 8 and 10.
 """
 from __future__ import annotations
 
@@ -129,18 +130,55 @@ class SiLU(Function):
         return gy * s * (1 + x * (1 - s))
 
 
+def softplus_array(x, beta):
+    """y = log(1 + e^(beta x)) / beta as (max(bx, 0) + log1p(e^-|bx|)) / beta: exact and
+    overflow-free for any x (e^-|bx| is at most 1). At beta = 1, no product or division."""
+    mod = xp(x)
+    bx = x if beta == 1 else beta * x
+    y = mod.maximum(bx, 0) + mod.log1p(mod.exp(-mod.abs(bx)))
+    return y if beta == 1 else y / beta
+
+
+def softplus_backward_array(gy, x, beta):
+    """gx = gy sigmoid(beta x)."""
+    return gy * sigmoid_array(x if beta == 1 else beta * x)
+
+
+register("softplus", "numpy", ("cpu", "cuda"))(softplus_array)
+register("softplus_backward", "numpy", ("cpu", "cuda"))(softplus_backward_array)
+
+
 class Softplus(Function):
-    """y = log(1 + e^(beta x)) / beta, computed as (max(bx, 0) + log1p(e^-|bx|)) / beta,
-    exact and overflow-free for any x;  dy/dx = sigmoid(beta x)."""
+    """y = log(1 + e^(beta x)) / beta (``softplus_array``);  dy/dx = sigmoid(beta x)."""
 
     def forward(ctx, x, beta):
         ctx.beta = beta
-        mod = xp(x)
-        bx = beta * x
-        return (mod.maximum(bx, 0) + mod.log1p(mod.exp(-mod.abs(bx)))) / beta
+        return run("softplus", x, beta)
 
     def backward(ctx, gy):
-        return gy * (ctx.beta * ctx.inputs[0]).sigmoid()
+        return SoftplusBackward.apply(gy, ctx.inputs[0], beta=ctx.beta)
+
+
+class SoftplusBackward(Function):
+    """gx = gy s, s = sigmoid(beta x).   gy, x: (*) -> gx: (*)
+
+    d/dgy = ggx s (this op again); d/dx = ggx gy beta s (1 - s), in Tensor ops, so that
+    third derivatives exist too."""
+
+    def forward(ctx, gy, x, beta):
+        ctx.beta = beta
+        return run("softplus_backward", gy, x, beta)
+
+    def backward(ctx, ggx):
+        gy, x = ctx.inputs
+        beta = ctx.beta
+        needs = ctx.needs_input_grad
+        ggy = SoftplusBackward.apply(ggx, x, beta=beta) if needs[0] else None
+        gx = None
+        if needs[1]:
+            s = (x * beta).sigmoid()
+            gx = ggx * gy * s * (1 - s) * beta
+        return ggy, gx
 
 
 class Sigmoid(Function):

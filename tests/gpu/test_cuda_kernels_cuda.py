@@ -18,7 +18,8 @@ import minigan as mg
 import minigan.nn.functional as F
 from minigan import cuda_kernels
 from minigan.backend import use_implementation
-from minigan.ops.activation import leaky_relu_array, leaky_relu_backward_array
+from minigan.ops.activation import leaky_relu_array, leaky_relu_backward_array, \
+    softplus_array, softplus_backward_array
 from minigan.ops.attention import attention_backward_numpy, attention_numpy, \
     scaled_dot_product_attention
 from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weight_array, \
@@ -34,7 +35,8 @@ pytestmark = [pytest.mark.gpu,
 
 HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
            "attention", "attention_backward", "adam_step", "normalize_forward",
-           "normalize_backward", "leaky_relu", "leaky_relu_backward"]
+           "normalize_backward", "leaky_relu", "leaky_relu_backward", "softplus",
+           "softplus_backward"]
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 
 
@@ -291,11 +293,31 @@ def test_leaky_relu_matches_the_array_code(shape, slope, dtype, poisoned):
     np.testing.assert_allclose(gx, want, rtol=2 * np.finfo(dtype).eps, atol=0)
 
 
-def test_leaky_relu_gradcheck_and_gradgradcheck_in_float64_on_the_device():
+@pytest.mark.parametrize("shape", [(64, 1), (4096,), (7, 3, 33, 5)], ids=str)
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_matches_the_array_code(shape, beta, dtype, poisoned):
+    """Softplus forward and backward on logits spread over +-100, with infinities, against
+    the array code on the host, to a few units in the last place."""
+    import cupy
+    rng = np.random.default_rng(9)
+    host_x = (rng.standard_normal(shape) * 30).clip(-100, 100).astype(dtype)
+    host_gy = rng.standard_normal(shape).astype(dtype)
+    host_x.flat[:2] = [np.inf, -np.inf]
+    y = cuda_kernels.softplus(cupy.asarray(host_x), beta).get()
+    gx = cuda_kernels.softplus_backward(cupy.asarray(host_gy), cupy.asarray(host_x),
+                                        beta).get()
+    np.testing.assert_allclose(y, softplus_array(host_x, beta), rtol=8 * np.finfo(dtype).eps,
+                               atol=0)
+    np.testing.assert_allclose(gx, softplus_backward_array(host_gy, host_x, beta),
+                               rtol=8 * np.finfo(dtype).eps, atol=0)
+
+
+def test_activations_gradcheck_and_gradgradcheck_in_float64_on_the_device():
     x = mg.tensor(np.linspace(-2, 2, 24).reshape(4, 6) + 0.05, device="cuda",
                   requires_grad=True)
     with _forced():
-        for op in (F.relu, lambda t: F.leaky_relu(t, 0.2)):
+        for op in (F.relu, lambda t: F.leaky_relu(t, 0.2), lambda t: F.softplus(t, 0.5)):
             gradcheck(lambda t: op(t) * t, [x])
             gradgradcheck(lambda t: op(t) * t, [x])
 
@@ -325,6 +347,7 @@ MEMCHECK_SCRIPT = textwrap.dedent("""
     y, mean, invstd = ck.normalize_forward(x, w, w, None, None, 0.0, (1, 2, 3), (1, 2, 3), 1e-5)
     ck.normalize_backward(gy, x, w, mean, invstd, (1, 2, 3), (1, 2, 3), True, (True, True, True))
     y = ck.leaky_relu(x, 0.2); ck.leaky_relu_backward(gy, x, 0.2)
+    y = ck.softplus(x, 0.5); ck.softplus_backward(gy, x, 0.5)
     cupy.cuda.Device().synchronize()
 """)
 

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 import minigan as mg
 import minigan.nn.functional as F
 from minigan.backend import run
-from minigan.testing import assert_close, check_op
+from minigan.testing import assert_close, check_op, gradcheck, gradgradcheck
 from minigan.testing.strategies import arrays, shapes
 
 rng = np.random.default_rng(0)
@@ -151,6 +151,40 @@ def test_the_registered_array_code_is_the_definition(x, slope):
     np.testing.assert_array_equal(run("leaky_relu", x, slope), np.where(x > 0, x, slope * x))
     assert_close(run("leaky_relu_backward", gy, x, slope), np.where(x > 0, gy, slope * gy),
                  rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 3.0])
+def test_the_softplus_gradient_is_one_node_with_the_second_derivatives_of_the_definition(
+        beta):
+    """gx = gy s, s = sigmoid(beta x): one SoftplusBackward node; d/dgy <v, gx> = v s and
+    d/dx <v, gx> = v gy beta s (1 - s); and a third derivative through the latter."""
+    x = mg.tensor([-3.0, -0.5, 0.25, 2.0], dtype=mg.float64, requires_grad=True)
+    gy = mg.tensor([1.0, -2.0, 3.0, 0.5], dtype=mg.float64, requires_grad=True)
+    (gx,) = mg.grad(F.softplus(x, beta), x, gy, create_graph=True)
+    assert gx._ctx.name == "SoftplusBackward"
+    s = 1 / (1 + np.exp(-beta * x.data))
+    assert_close(gx.detach(), gy.data * s, rtol=1e-14, atol=0)
+    v = np.array([0.5, 1.0, -1.0, 2.0])
+    ggy, ggx = mg.grad(gx, [gy, x], mg.tensor(v), create_graph=True)
+    assert_close(ggy.detach(), v * s, rtol=1e-14, atol=0)
+    assert_close(ggx.detach(), v * gy.data * beta * s * (1 - s), rtol=1e-13, atol=1e-15)
+    def first_derivative(t):
+        return mg.grad(F.softplus(t, beta).sum(), t, create_graph=True)[0]
+    gradcheck(first_derivative, [x])
+    gradgradcheck(first_derivative, [x])
+
+
+@given(x=arrays(st.tuples(st.integers(0, 4), st.integers(1, 5)), low=-40.0, high=40.0),
+       beta=st.sampled_from([1.0, 0.5, 2.0]))
+def test_the_registered_softplus_array_code_is_the_definition(x, beta):
+    """``softplus`` = log(1 + e^(beta x)) / beta and ``softplus_backward`` = gy sigmoid(beta
+    x), on drawn shapes, against the formulas computed in long double where they do not
+    overflow."""
+    gy = np.cos(3 * x) + 0.5
+    z = (beta * x).astype(np.longdouble)
+    assert_close(run("softplus", x, beta), np.log1p(np.exp(z)) / beta, rtol=1e-14, atol=0)
+    assert_close(run("softplus_backward", gy, x, beta), gy / (1 + np.exp(-z)), rtol=1e-14,
+                 atol=0)
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.2, 3.0])
