@@ -317,15 +317,28 @@ class Conv2dWeight(Function):
 # Public functions: PyTorch's signatures, argument checks
 # --------------------------------------------------------------------------------------
 
-def _shapes(first: Tensor, second: Tensor, names: tuple[str, str] = ("input", "weight")
-            ) -> str:
-    return f"{names[0]} {first.shape}, {names[1]} {second.shape}"
+class _Shapes:
+    """The operands' shapes for an error message ("input (2, 3, 8, 8), weight (4, 3, 3,
+    3)"), written out only when a message uses it: every call builds one, few raise."""
+
+    __slots__ = ("first", "second", "names", "weight_size")
+
+    def __init__(self, first: Tensor, second: Tensor,
+                 names: tuple[str, str] = ("input", "weight"), weight_size: Any = None):
+        self.first, self.second, self.names = first, second, names
+        self.weight_size = weight_size
+
+    def __str__(self) -> str:
+        text = f"{self.names[0]} {self.first.shape}, {self.names[1]} {self.second.shape}"
+        if self.weight_size is not None:
+            text += f", weight size {tuple(self.weight_size)}"
+        return text
 
 
 def _check_operands(op: str, x: Tensor, weight: Tensor,
                     names: tuple[str, str] = ("input", "weight")) -> None:
     """4-D floating-point operands of one dtype; the error names the op and both shapes."""
-    shapes = _shapes(x, weight, names)
+    shapes = _Shapes(x, weight, names)
     for name, t in zip(names, (x, weight)):
         if t.ndim != 4:
             raise ValueError(f"{op}: {name} must be 4-D, got shape {t.shape} ({shapes})")
@@ -342,19 +355,19 @@ def _check_bias(op: str, bias: Tensor | None, channels: int, x: Tensor, weight: 
         return
     if bias.shape != (channels,):
         raise ValueError(f"{op}: bias must have shape ({channels},), got {bias.shape} "
-                         f"({_shapes(x, weight)})")
+                         f"({_Shapes(x, weight)})")
     if bias.dtype != x.dtype:
         raise TypeError(f"{op}: bias is {bias.dtype} but input is {x.dtype} "
-                        f"({_shapes(x, weight)})")
+                        f"({_Shapes(x, weight)})")
 
 
-def _check_groups(op: str, groups: Any, shapes: str) -> None:
+def _check_groups(op: str, groups: Any, shapes: _Shapes) -> None:
     if (not isinstance(groups, (int, np.integer)) or isinstance(groups, bool)
             or groups < 1):
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r} ({shapes})")
 
 
-def _pair(op: str, name: str, value: Any, minimum: int, shapes: str) -> tuple[int, int]:
+def _pair(op: str, name: str, value: Any, minimum: int, shapes: _Shapes) -> tuple[int, int]:
     """``int_pair`` whose errors also name the operands' shapes."""
     try:
         return int_pair(op, name, value, minimum)
@@ -373,7 +386,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
     """
     op = "conv2d"
     _check_operands(op, input, weight)
-    shapes = _shapes(input, weight)
+    shapes = _Shapes(input, weight)
     n, c, h, w = input.shape
     o, c_per_group, kh, kw = weight.shape
     _check_groups(op, groups, shapes)
@@ -428,7 +441,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
     """
     op = "conv_transpose2d"
     _check_operands(op, input, weight)
-    shapes = _shapes(input, weight)
+    shapes = _Shapes(input, weight)
     n, c, h, w = input.shape
     c_in, c_out_per_group, kh, kw = weight.shape
     _check_groups(op, groups, shapes)
@@ -467,8 +480,7 @@ def conv2d_weight(input: Tensor, weight_size: tuple[int, ...], grad_output: Tens
     """
     op = "conv2d_weight"
     _check_operands(op, input, grad_output, ("input", "grad_output"))
-    shapes = f"{_shapes(input, grad_output, ('input', 'grad_output'))}, weight size " \
-             f"{tuple(weight_size)}"
+    shapes = _Shapes(input, grad_output, ("input", "grad_output"), weight_size)
     if len(weight_size) != 4 or not all(isinstance(v, (int, np.integer)) and v > 0
                                         for v in weight_size):
         raise ValueError(f"{op}: weight_size must be 4 positive ints (O, C/groups, kh, kw), "
