@@ -34,8 +34,8 @@
 // grid-stride loop over an int64_t index); a warp reads 32 neighbouring elements, one
 // 128-byte transaction per array for float. The grid is adam.cuh's for the same reason (a
 // memory-bound kernel keeps DRAM busy with every SM full): min(ceil(N / 256), 4224)
-// blocks. The four are two templates, map_kernel (one input) and map2_kernel (two), over
-// the functors below that hold each formula.
+// blocks. The four are one template, map_kernel (one input forward, gy and x backward),
+// over the functors below that hold each formula.
 //
 // Traffic and launches. Leaky ReLU's array code is two elementwise kernels forward at
 // a != 0 (a x into a new array, then max(a x, x) into it: 2 + 3 passes) and five backward
@@ -103,25 +103,15 @@ struct SoftplusGrad {
   }
 };
 
-// out[i] = op(x[i]) for i = 256 b + j, then + 256 gridDim.x, ... below size.
-template <typename T, typename Op>
+// out[i] = op(in[i]...) (one input forward, two backward: gy and x) for i = 256 b + j,
+// then + 256 gridDim.x, ... below size.
+template <typename T, typename Op, typename... In>
 __global__ void __launch_bounds__(kActivationThreads)
-    map_kernel(const T* x, T* out, int64_t size, Op op) {
+    map_kernel(T* out, int64_t size, Op op, const In*... in) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < size;
        i += stride) {
-    out[i] = op(x[i]);
-  }
-}
-
-// out[i] = op(g[i], x[i]), the same loop.
-template <typename T, typename Op>
-__global__ void __launch_bounds__(kActivationThreads)
-    map2_kernel(const T* g, const T* x, T* out, int64_t size, Op op) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < size;
-       i += stride) {
-    out[i] = op(g[i], x[i]);
+    out[i] = op(in[i]...);
   }
 }
 
@@ -129,43 +119,36 @@ inline int64_t activation_blocks(int64_t size) {
   return std::min(ceil_div(size, kActivationThreads), kActivationMaxBlocks);
 }
 
-template <typename T, typename Op>
-void map(const char* name, const T* x, T* out, int64_t size, Op op, std::uintptr_t stream) {
+template <typename T, typename Op, typename... In>
+void map(const char* name, T* out, int64_t size, Op op, std::uintptr_t stream,
+         const In*... in) {
   const unsigned blocks = static_cast<unsigned>(activation_blocks(size));
-  launch(name, map_kernel<T, Op>, dim3(blocks), dim3(kActivationThreads), 0,
-         reinterpret_cast<Stream>(stream), x, out, size, op);
-}
-
-template <typename T, typename Op>
-void map2(const char* name, const T* g, const T* x, T* out, int64_t size, Op op,
-          std::uintptr_t stream) {
-  const unsigned blocks = static_cast<unsigned>(activation_blocks(size));
-  launch(name, map2_kernel<T, Op>, dim3(blocks), dim3(kActivationThreads), 0,
-         reinterpret_cast<Stream>(stream), g, x, out, size, op);
+  launch(name, map_kernel<T, Op, In...>, dim3(blocks), dim3(kActivationThreads), 0,
+         reinterpret_cast<Stream>(stream), out, size, op, in...);
 }
 
 template <typename T>
 void leaky_relu_forward(const T* x, T* y, int64_t size, double slope, std::uintptr_t stream) {
-  map("leaky_relu_forward_kernel", x, y, size, LeakyReLU<T>{static_cast<T>(slope)}, stream);
+  map("leaky_relu_forward_kernel", y, size, LeakyReLU<T>{static_cast<T>(slope)}, stream, x);
 }
 
 template <typename T>
 void leaky_relu_backward(const T* grad_y, const T* x, T* grad_x, int64_t size, double slope,
                          std::uintptr_t stream) {
-  map2("leaky_relu_backward_kernel", grad_y, x, grad_x, size,
-       LeakyReLUGrad<T>{static_cast<T>(slope)}, stream);
+  map("leaky_relu_backward_kernel", grad_x, size, LeakyReLUGrad<T>{static_cast<T>(slope)},
+      stream, grad_y, x);
 }
 
 template <typename T>
 void softplus_forward(const T* x, T* y, int64_t size, double beta, std::uintptr_t stream) {
-  map("softplus_forward_kernel", x, y, size, Softplus<T>{static_cast<T>(beta)}, stream);
+  map("softplus_forward_kernel", y, size, Softplus<T>{static_cast<T>(beta)}, stream, x);
 }
 
 template <typename T>
 void softplus_backward(const T* grad_y, const T* x, T* grad_x, int64_t size, double beta,
                        std::uintptr_t stream) {
-  map2("softplus_backward_kernel", grad_y, x, grad_x, size,
-       SoftplusGrad<T>{static_cast<T>(beta)}, stream);
+  map("softplus_backward_kernel", grad_x, size, SoftplusGrad<T>{static_cast<T>(beta)},
+      stream, grad_y, x);
 }
 
 }  // namespace minigan::cuda

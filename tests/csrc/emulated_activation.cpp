@@ -68,13 +68,13 @@ extern "C" int emulated_activation_kernels(int kind, int is_double, const void* 
       with_activation<T>(kind, parameter, [&](auto forward, auto backward) {
         const dim3 grid(blocks), block(minigan::cuda::kActivationThreads);
         minigan::cuda::launch("map_kernel",
-                              minigan::cuda::map_kernel<T, decltype(forward)>, grid, block, 0,
-                              nullptr, static_cast<const T*>(x), static_cast<T*>(y), n,
-                              forward);
-        minigan::cuda::launch("map2_kernel",
-                              minigan::cuda::map2_kernel<T, decltype(backward)>, grid, block,
-                              0, nullptr, static_cast<const T*>(grad_y),
-                              static_cast<const T*>(x), static_cast<T*>(grad_x), n, backward);
+                              minigan::cuda::map_kernel<T, decltype(forward), T>, grid, block,
+                              0, nullptr, static_cast<T*>(y), n, forward,
+                              static_cast<const T*>(x));
+        minigan::cuda::launch("map_kernel",
+                              minigan::cuda::map_kernel<T, decltype(backward), T, T>, grid,
+                              block, 0, nullptr, static_cast<T*>(grad_x), n, backward,
+                              static_cast<const T*>(grad_y), static_cast<const T*>(x));
       });
     });
   });
