@@ -4,6 +4,12 @@ the pointer adapters, the meta-parameters, outputs allocated with NumPy), the wo
 precedes every kernel launch on a GPU. Triton's own launch path and CuPy's allocator are
 not in it.
 
+One launcher of the CUDA C++ kernels too, ``adam_step(cuda)``: Adam's step
+(minigan/cuda_kernels.py) on the 21 parameters of bench/train_step.py's DCGAN pair, one
+call per optimizer step, with its binding replaced by a no-op, on stand-in arrays whose
+CuPy attributes (``.device.id``, ``.data.ptr``, ``.flags``) are plain values, as CuPy's
+are cheap C-level reads.
+
 Shapes: a DCGAN layer (64 x 64 x 16 x 16 -> 128 channels, 4x4 stride 2), SAGAN attention
 at N = 256 (64 images, queries and keys of 8 channels, values of 32), a 128 x 1024
 spectral-norm weight. conv2d_weight also sums its split partials, a real NumPy reduction
@@ -20,8 +26,12 @@ import time
 
 os.environ["TRITON_INTERPRET"] = "1"       # the kernels are never run: no GPU needed
 
+import contextlib  # noqa: E402
+import types  # noqa: E402
+
 import numpy as np  # noqa: E402
 
+from minigan import cuda_kernels, extension, zoo  # noqa: E402
 from minigan.kernels import attention, conv, spectral_norm  # noqa: E402
 from minigan.ops.conv import Geometry  # noqa: E402
 
@@ -61,6 +71,35 @@ def cases() -> dict:
     }
 
 
+class StandInGpuArray:
+    """What the CUDA launchers read of a float32 CuPy array on GPU 0, and nothing else."""
+
+    __module__ = "cupy"
+    device = types.SimpleNamespace(id=0)
+    flags = types.SimpleNamespace(c_contiguous=True)
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape, self.size = shape, int(np.prod(shape))
+        self.data = types.SimpleNamespace(ptr=id(self))
+
+
+def cuda_cases() -> dict:
+    """The CUDA launchers' cases, with CuPy and minigan._C replaced by stand-ins."""
+    cuda_kernels.cupy_module = lambda: types.SimpleNamespace(
+        ascontiguousarray=lambda a: a,
+        cuda=types.SimpleNamespace(Device=lambda index: contextlib.nullcontext(),
+                                   get_current_stream=lambda: types.SimpleNamespace(ptr=0)))
+    extension.C = types.SimpleNamespace(cuda_adam_step=lambda *args: None)
+    gan = zoo.build_gan(zoo.RECIPES["dcgan"], (3, 32, 32), 100, 64, "cpu")
+    shapes = [p.shape for net in (gan.generator, gan.critic) for p in net.parameters()]
+    lists = [[StandInGpuArray(shape) for shape in shapes] for _ in range(4)]
+    n = len(shapes)
+    return {"adam_step(cuda)": lambda: cuda_kernels.adam_step(
+        *lists, [None] * n, [0.1] * n, [0.01] * n, 2e-4, 0.5, 0.999, 1e-8, 0.0, False,
+        False)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=500, help="calls per timed block")
@@ -70,7 +109,7 @@ def main() -> None:
         for name in names:
             setattr(module, name, NoLaunch())
     print(f"{'launcher':<32}{'median µs':>10}{'min µs':>9}")
-    for name, call in cases().items():
+    for name, call in {**cases(), **cuda_cases()}.items():
         for _ in range(args.calls // 5):
             call()                                                   # warm-up
         samples = []

@@ -143,20 +143,39 @@ T* device(std::uintptr_t address) {
   return reinterpret_cast<T*>(address);
 }
 
-void cuda_adam_step(const std::string& dtype, std::uintptr_t param, std::uintptr_t grad,
-                    std::uintptr_t exp_avg, std::uintptr_t exp_avg_sq,
-                    std::uintptr_t max_exp_avg_sq, int64_t size, double lr, double beta1,
-                    double beta2, double eps, double weight_decay, double bias_correction1,
-                    double bias_correction2, bool decoupled_weight_decay, bool maximize,
-                    std::uintptr_t stream) {
-  const minigan::cuda::AdamStep step{lr, beta1, beta2, eps, weight_decay, bias_correction1,
-                                     bias_correction2, decoupled_weight_decay, maximize};
+// Adam's step for a group of parameters: one pointer per parameter in each list (0 in
+// max_exp_avg_sqs without amsgrad), with its size and bias corrections.
+void cuda_adam_step(const std::string& dtype, const std::vector<std::uintptr_t>& params,
+                    const std::vector<std::uintptr_t>& grads,
+                    const std::vector<std::uintptr_t>& exp_avgs,
+                    const std::vector<std::uintptr_t>& exp_avg_sqs,
+                    const std::vector<std::uintptr_t>& max_exp_avg_sqs,
+                    const std::vector<int64_t>& sizes,
+                    const std::vector<double>& bias_corrections1,
+                    const std::vector<double>& bias_corrections2, double lr, double beta1,
+                    double beta2, double eps, double weight_decay,
+                    bool decoupled_weight_decay, bool maximize, std::uintptr_t stream) {
+  const size_t count = params.size();
+  for (size_t n : {grads.size(), exp_avgs.size(), exp_avg_sqs.size(), max_exp_avg_sqs.size(),
+                   sizes.size(), bias_corrections1.size(), bias_corrections2.size()}) {
+    require(n == count, [&] {
+      return "cuda_adam_step: every list needs one entry per parameter (" +
+             std::to_string(count) + " params), got one of " + std::to_string(n);
+    });
+  }
+  const minigan::cuda::AdamStep step{lr, beta1, beta2, eps, weight_decay,
+                                     decoupled_weight_decay, maximize};
   by_dtype("cuda_adam_step", dtype, [&](auto tag) {
     using T = decltype(tag);
+    std::vector<minigan::cuda::AdamTensor<T>> tensors(count);
+    for (size_t k = 0; k < count; ++k) {
+      tensors[k] = {device<T>(params[k]),     device<const T>(grads[k]),
+                    device<T>(exp_avgs[k]),   device<T>(exp_avg_sqs[k]),
+                    device<T>(max_exp_avg_sqs[k]), sizes[k],
+                    bias_corrections1[k],     bias_corrections2[k]};
+    }
     py::gil_scoped_release release;
-    minigan::cuda::adam_step(device<T>(param), device<const T>(grad), device<T>(exp_avg),
-                             device<T>(exp_avg_sq), device<T>(max_exp_avg_sq), size, step,
-                             stream);
+    minigan::cuda::adam_step(tensors.data(), static_cast<int64_t>(count), step, stream);
   });
 }
 
@@ -372,13 +391,14 @@ PYBIND11_MODULE(_C, m) {
         py::arg("sigma"), py::arg("workspace"), py::arg("counter"), py::arg("m"),
         py::arg("n"), py::arg("n_iterations"), py::arg("eps"), py::arg("stream"));
   m.def("cuda_adam_step", &cuda_adam_step,
-        "One Adam step in one launch (csrc/cuda/adam.cuh), in place on device pointers of "
-        "`size` elements: param, exp_avg, exp_avg_sq and max_exp_avg_sq (0: no amsgrad) are "
-        "updated, grad is read.",
-        py::arg("dtype"), py::arg("param"), py::arg("grad"), py::arg("exp_avg"),
-        py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"), py::arg("size"), py::arg("lr"),
+        "One Adam step of a group of parameters (csrc/cuda/adam.cuh), one launch per 32 of "
+        "them, in place on device pointers (one per parameter in each list, of sizes[k] "
+        "elements): params, exp_avgs, exp_avg_sqs and max_exp_avg_sqs (0: no amsgrad) are "
+        "updated, grads are read; each parameter has its own bias corrections.",
+        py::arg("dtype"), py::arg("params"), py::arg("grads"), py::arg("exp_avgs"),
+        py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs"), py::arg("sizes"),
+        py::arg("bias_corrections1"), py::arg("bias_corrections2"), py::arg("lr"),
         py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
-        py::arg("bias_correction1"), py::arg("bias_correction2"),
         py::arg("decoupled_weight_decay"), py::arg("maximize"), py::arg("stream"));
   m.def("cuda_leaky_relu_forward", &cuda_leaky_relu_forward,
         "Leaky ReLU in one launch (csrc/cuda/activation.cuh) on device pointers of `size` "

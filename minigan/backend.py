@@ -178,7 +178,8 @@ class Implementation:
 # order follows the measurements of BENCHMARKS.md: Triton's kernels were timed on an H100;
 # the CUDA C++ kernels (csrc/cuda) are not yet timed on a GPU, so they come second. Adam's
 # step, batch, instance and layer norm and leaky ReLU have no Triton kernel: on a GPU they
-# take csrc/cuda/adam.cuh (one launch per parameter instead of about 14 CuPy kernels),
+# take csrc/cuda/adam.cuh (one launch per 32 parameters instead of about 14 CuPy kernels
+# per parameter),
 # csrc/cuda/normalization.cuh (one launch each way instead of about 21 and 13) and
 # csrc/cuda/activation.cuh (leaky ReLU and softplus, one launch each way instead of 2 and
 # 5, 8 and 10) when minigan._C has them; not yet timed either.

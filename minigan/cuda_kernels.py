@@ -14,7 +14,9 @@ take float16).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 from minigan import extension
 from minigan.backend import cupy_module, device_of, dtype_name, implementations, register
@@ -134,18 +136,42 @@ def check_attention(op: str, q: Any, k: Any, v: Any, out: Any = None, lse: Any =
     return dtype
 
 
-def check_adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
-                    max_exp_avg_sq: Any) -> str:
-    """Adam's arrays (``max_exp_avg_sq`` may be None): one dtype, one device, one shape;
-    returns the dtype."""
-    arrays = {"param": param, "grad": grad, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
-    if max_exp_avg_sq is not None:
-        arrays["max_exp_avg_sq"] = max_exp_avg_sq
-    dtype = check_arrays("adam_step", arrays)
-    if len({tuple(a.shape) for a in arrays.values()}) != 1:
-        raise ValueError(f"adam_step (cuda): all arrays must have the parameter's shape, got "
-                         f"{_shapes(arrays)}")
-    return dtype
+_ADAM_LISTS = ("params", "grads", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs")
+
+
+def check_adam_step(params: Sequence[Any], grads: Sequence[Any], exp_avgs: Sequence[Any],
+                    exp_avg_sqs: Sequence[Any], max_exp_avg_sqs: Sequence[Any]) -> str | None:
+    """Adam's arrays for K parameters (lists of K; ``max_exp_avg_sqs[k]`` may be None): each
+    parameter's arrays of one shape, and one dtype (float32 or float64) and one device for
+    all of them; returns the dtype, None for no parameters."""
+    lists = dict(zip(_ADAM_LISTS, (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)))
+    if len({len(entries) for entries in lists.values()}) != 1:
+        lengths = ", ".join(f"{name} {len(entries)}" for name, entries in lists.items())
+        raise ValueError(f"adam_step (cuda): needs one entry per parameter in every list, "
+                         f"got lengths {lengths}")
+    arrays = [a for entries in lists.values() for a in entries if a is not None]
+    if not arrays:
+        return None
+    dtypes = {a.dtype for a in arrays}
+    devices = {None if isinstance(a, np.ndarray) else a.device.id for a in arrays}
+    if len(dtypes) != 1 or dtype_name(next(iter(dtypes))) not in _DTYPES or len(devices) != 1:
+        for k in range(len(params)):     # the parameter whose arrays disagree, by name
+            check_arrays("adam_step", _adam_arrays(lists, k))
+        check_arrays("adam_step", {f"{name}[{k}]": a for name, entries in lists.items()
+                                   for k, a in enumerate(entries) if a is not None})
+    for k, param in enumerate(params):
+        shape = param.shape
+        if any(a is not None and a.shape != shape for a in (grads[k], exp_avgs[k],
+                                                            exp_avg_sqs[k], max_exp_avg_sqs[k])):
+            raise ValueError(f"adam_step (cuda): all arrays of parameter {k} must have its "
+                             f"shape, got {_shapes(_adam_arrays(lists, k))}")
+    return dtype_name(dtypes.pop())
+
+
+def _adam_arrays(lists: dict[str, Sequence[Any]], k: int) -> dict[str, Any]:
+    """Parameter k's arrays, by singular name ("param", "grad", ...)."""
+    return {name[:-1]: entries[k] for name, entries in lists.items()
+            if entries[k] is not None}
 
 
 def normalize_layout(shape: tuple[int, ...], dims: tuple[int, ...],
@@ -301,36 +327,42 @@ def attention_backward(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_out: Any
     return dq, dk, dv
 
 
-def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any,
+def adam_step(params: Sequence[Any], grads: Sequence[Any], exp_avgs: Sequence[Any],
+              exp_avg_sqs: Sequence[Any], max_exp_avg_sqs: Sequence[Any],
+              bias_corrections1: Sequence[float], bias_corrections2: Sequence[float],
               lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
-              bias_correction1: float, bias_correction2: float, decoupled_weight_decay: bool,
-              maximize: bool) -> None:
-    """csrc/cuda/adam.cuh: one Adam step in one launch, in place (the arguments of
-    ``minigan.optim.adam.adam_step_array``). An array that is not C-contiguous is updated
-    through a contiguous copy, written back afterwards. This is the default for Adam on a
-    GPU, so a float16 parameter, which the kernel does not take, runs the NumPy code on its
-    CuPy arrays instead of failing."""
-    if dtype_name(param.dtype) not in _DTYPES:
+              decoupled_weight_decay: bool, maximize: bool) -> None:
+    """csrc/cuda/adam.cuh: one Adam step of K parameters in place, one launch per 32 of them
+    (the arguments of ``minigan.optim.adam.adam_step_arrays``). An array that is not
+    C-contiguous is updated through a contiguous copy, written back afterwards. This is the
+    default for Adam on a GPU, so float16 parameters, which the kernel does not take, run
+    the NumPy code on their CuPy arrays instead of failing."""
+    if any(dtype_name(dtype) not in _DTYPES for dtype in {param.dtype for param in params}):
         return implementations("adam_step")["numpy"].fn(
-            param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
-            weight_decay, bias_correction1, bias_correction2, decoupled_weight_decay, maximize)
-    dtype = check_adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)
+            params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, bias_corrections1,
+            bias_corrections2, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay,
+            maximize)
+    dtype = check_adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
+    if dtype is None:
+        return None
     cp = cupy_module()
-    with cp.cuda.Device(param.device.id):
-        grad = cp.ascontiguousarray(grad)
-        updated = [a for a in (param, exp_avg, exp_avg_sq, max_exp_avg_sq) if a is not None]
-        contiguous = [cp.ascontiguousarray(a) for a in updated]
-        pointers = [_pointer(a) for a in contiguous]
-        if max_exp_avg_sq is None:
-            pointers.append(0)
+    updated = [params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs]
+    with cp.cuda.Device(params[0].device.id):
+        contiguous = [[None if a is None else cp.ascontiguousarray(a) for a in entries]
+                      for entries in updated]
+        grads = [cp.ascontiguousarray(g) for g in grads]     # alive until the launch
         extension.C.cuda_adam_step(
-            dtype, pointers[0], _pointer(grad), *pointers[1:], int(param.size), float(lr),
-            float(beta1), float(beta2), float(eps), float(weight_decay),
-            float(bias_correction1), float(bias_correction2), bool(decoupled_weight_decay),
-            bool(maximize), _stream(cp))
-        for original, copy in zip(updated, contiguous):
-            if copy is not original:
-                original[...] = copy
+            dtype, [_pointer(a) for a in contiguous[0]], [_pointer(g) for g in grads],
+            *([_pointer(a) for a in entries] for entries in contiguous[1:]),
+            [int(param.size) for param in params], [float(c) for c in bias_corrections1],
+            [float(c) for c in bias_corrections2], float(lr), float(beta1), float(beta2),
+            float(eps), float(weight_decay), bool(decoupled_weight_decay), bool(maximize),
+            _stream(cp))
+        for originals, copies in zip(updated, contiguous):
+            for original, copy in zip(originals, copies):
+                if copy is not original:
+                    original[...] = copy
+    return None
 
 
 def _map(op: str, x: Any, parameter: float) -> Any:

@@ -8,7 +8,7 @@ import pytest
 import minigan as mg
 from minigan import backend, cuda_kernels, extension
 from minigan.ops.normalization import normalize_backward, normalize_forward
-from minigan.optim.adam import adam_step_array
+from minigan.optim.adam import adam_step_arrays
 
 HOT_OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "spectral_norm_power_iteration",
            "attention", "attention_backward", "adam_step", "normalize_forward",
@@ -126,32 +126,45 @@ def test_conv_weight_gradient_checks_batch_and_groups():
         cuda_kernels.check_conv_weight(x, dy[:, :5], geo)
 
 
-def test_adam_step_checks_one_shape_one_dtype_and_the_optional_maximum():
-    arrays = [np.zeros((3, 2), np.float32) for _ in range(4)]
-    assert cuda_kernels.check_adam_step(*arrays, None) == "float32"
-    assert cuda_kernels.check_adam_step(*arrays, np.zeros((3, 2), np.float32)) == "float32"
-    with pytest.raises(ValueError, match=r"adam_step \(cuda\): all arrays must have the "
-                                         r"parameter's shape, got param \(3, 2\), grad "
-                                         r"\(3, 2\), exp_avg \(3, 2\), exp_avg_sq \(3, 2\), "
+def test_adam_step_checks_each_parameters_shape_one_dtype_and_the_optional_maximum():
+    arrays = [[np.zeros(shape, np.float32) for shape in ((3, 2), (5,))] for _ in range(4)]
+    assert cuda_kernels.check_adam_step(*arrays, [None, None]) == "float32"
+    maxima = [np.zeros((3, 2), np.float32), np.zeros(5, np.float32)]
+    assert cuda_kernels.check_adam_step(*arrays, maxima) == "float32"
+    assert cuda_kernels.check_adam_step([], [], [], [], []) is None
+    with pytest.raises(ValueError, match=r"adam_step \(cuda\): all arrays of parameter 1 must "
+                                         r"have its shape, got param \(5,\), grad \(5,\), "
+                                         r"exp_avg \(5,\), exp_avg_sq \(5,\), "
                                          r"max_exp_avg_sq \(6,\)"):
-        cuda_kernels.check_adam_step(*arrays, np.zeros(6, np.float32))
-    with pytest.raises(TypeError, match=r"adam_step \(cuda\): .*grad float64"):
-        cuda_kernels.check_adam_step(arrays[0], np.zeros((3, 2)), *arrays[2:], None)
+        cuda_kernels.check_adam_step(*arrays, [maxima[0], np.zeros(6, np.float32)])
+    with pytest.raises(TypeError, match=r"adam_step \(cuda\): .*param float32, "
+                                        r"grad float64"):
+        cuda_kernels.check_adam_step(arrays[0], [arrays[1][0], np.zeros(5)], *arrays[2:],
+                                     [None, None])
+    with pytest.raises(TypeError, match=r"adam_step \(cuda\): .*params\[0\] float32, "
+                                        r"params\[1\] float64"):
+        cuda_kernels.check_adam_step(*([a[0], a[1].astype(np.float64)] for a in arrays),
+                                     [None, None])
+    with pytest.raises(ValueError, match=r"adam_step \(cuda\): needs one entry per parameter "
+                                         r"in every list, got lengths params 2, grads 1, "
+                                         r"exp_avgs 2, exp_avg_sqs 2, max_exp_avg_sqs 2"):
+        cuda_kernels.check_adam_step(arrays[0], arrays[1][:1], *arrays[2:], [None, None])
 
 
 def test_adam_step_hands_float16_to_the_numpy_code_instead_of_the_kernel():
     """The kernel takes float32 and float64; as Adam's default on a GPU it must not refuse
-    a float16 parameter (NumPy arrays here: no launch happens on this path)."""
+    float16 parameters (NumPy arrays here: no launch happens on this path)."""
     rng = np.random.default_rng(0)
     start, grad = rng.standard_normal(5).astype(np.float16), rng.standard_normal(5)
-    arrays = [start.copy(), grad.astype(np.float16)] + [np.zeros(5, np.float16) for _ in range(2)]
-    expected = [a.copy() for a in arrays]
-    step = (1e-2, 0.9, 0.999, 1e-8, 0.0, 0.1, 0.001, False, False)
-    cuda_kernels.adam_step(*arrays, None, *step)
-    adam_step_array(*expected, None, *step)
-    for got, want in zip(arrays, expected):
-        np.testing.assert_array_equal(got, want)
-    assert not np.array_equal(arrays[0], start)
+    arrays = [[start.copy()], [grad.astype(np.float16)], [np.zeros(5, np.float16)],
+              [np.zeros(5, np.float16)], [None]]
+    expected = [[None if a is None else a.copy() for a in entries] for entries in arrays]
+    step = ([0.1], [0.001], 1e-2, 0.9, 0.999, 1e-8, 0.0, False, False)
+    cuda_kernels.adam_step(*arrays, *step)
+    adam_step_arrays(*expected, *step)
+    for got, want in zip(arrays[:4], expected):
+        np.testing.assert_array_equal(got[0], want[0])
+    assert not np.array_equal(arrays[0][0], start)
 
 
 @pytest.mark.parametrize("shape, dims, affine_axes, layout", [

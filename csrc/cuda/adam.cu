@@ -3,9 +3,9 @@
 
 namespace minigan::cuda {
 
-template void adam_step<float>(float*, const float*, float*, float*, float*, int64_t,
-                               const AdamStep&, std::uintptr_t);
-template void adam_step<double>(double*, const double*, double*, double*, double*, int64_t,
-                                const AdamStep&, std::uintptr_t);
+template void adam_step<float>(const AdamTensor<float>*, int64_t, const AdamStep&,
+                               std::uintptr_t);
+template void adam_step<double>(const AdamTensor<double>*, int64_t, const AdamStep&,
+                                std::uintptr_t);
 
 }  // namespace minigan::cuda

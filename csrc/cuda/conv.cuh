@@ -215,13 +215,6 @@ __device__ __forceinline__ ConvDigits conv_digits(int index, int mid, int lo) {
           static_cast<int>(rest - md * static_cast<unsigned>(lo))};
 }
 
-// `#pragma unroll` for nvcc; the host compiler of the emulator does not know the pragma.
-#if defined(__CUDACC__)
-#define MINIGAN_CONV_UNROLL _Pragma("unroll")
-#else
-#define MINIGAN_CONV_UNROLL
-#endif
-
 // Which index of an operand is contiguous in memory: its row or column index (m of A,
 // n of B), or the reduction index k.
 enum class Contiguous { mn, k };
@@ -511,7 +504,7 @@ __global__ void __launch_bounds__(kConvThreads) implicit_gemm_kernel(const Probl
     if (step + 1 < steps) load_step(k_begin + (step + 1) * kConvTileK);
 
     // -- acc (4 x 4) += a_tile[k][4 rows] b_tile[k][4 columns], k over the step
-    MINIGAN_CONV_UNROLL
+    MINIGAN_UNROLL("unroll")
     for (int k = 0; k < kConvTileK; ++k) {
       T a[kConvThreadM];
       T b[kConvThreadN];

@@ -12,8 +12,11 @@
 //
 // Kernel code may use: threadIdx, blockIdx, blockDim, gridDim, __global__, __device__,
 // __forceinline__, static __shared__ arrays, MINIGAN_DYNAMIC_SHARED, __syncthreads,
-// __threadfence, atomicAdd on int, __ldcg, and the <cmath> functions through the overloads
-// below (exp, log, log1p, sqrt, fmax on float and double). Nothing else that is CUDA-only.
+// __threadfence, atomicAdd on int, __ldcg, MINIGAN_UNROLL("unroll") and
+// MINIGAN_UNROLL("unroll 1") before a loop (nvcc's #pragma unroll; nothing in the
+// emulator, whose host compiler does not know the pragma), and the <cmath> functions
+// through the overloads below (exp, log, log1p, sqrt, fmax on float and double). Nothing
+// else that is CUDA-only.
 #pragma once
 
 #include <cmath>
@@ -72,6 +75,8 @@ void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
   extern __shared__ __align__(16) unsigned char name##_raw[]; \
   unsigned char* name = name##_raw
 
+#define MINIGAN_UNROLL(pragma) _Pragma(pragma)
+
 #elif defined(MINIGAN_EMULATOR)
 
 namespace minigan::cuda {
@@ -79,6 +84,8 @@ using Stream = ::minigan::emulator::Stream;
 using ::minigan::emulator::launch;
 using ::minigan::emulator::max_shared_bytes;
 }  // namespace minigan::cuda
+
+#define MINIGAN_UNROLL(pragma)
 
 #else
 #error "csrc/cuda: compile with nvcc, or include emulator.h first to run on CPU threads"

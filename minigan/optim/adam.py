@@ -1,16 +1,15 @@
 """Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019), with AMSGrad."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from minigan.backend import implementation, register, xp
 from minigan.optim.optimizer import Optimizer, ParamsT
 from minigan.tensor import Tensor
 
-__all__ = ["Adam", "AdamW", "adam_step_array"]
+__all__ = ["Adam", "AdamW", "adam_step_array", "adam_step_arrays"]
 
 
-@register("adam_step", "numpy")
 def adam_step_array(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
                     max_exp_avg_sq: Any, lr: float, beta1: float, beta2: float, eps: float,
                     weight_decay: float, bias_correction1: float, bias_correction2: float,
@@ -20,8 +19,8 @@ def adam_step_array(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
     else None) are overwritten; ``grad`` (∇) is only read. ``bias_correction1`` and
     ``bias_correction2`` are 1 - β1^t and 1 - β2^t.
 
-    The ``numpy`` implementation of the registered op ``"adam_step"`` (NumPy or CuPy
-    arrays: about 14 elementwise kernels); csrc/cuda/adam.cuh does the same in one.
+    NumPy or CuPy arrays: about 14 elementwise kernels per parameter on a GPU;
+    csrc/cuda/adam.cuh does the same in one launch for up to 32 parameters.
     """
     g = -grad if maximize else grad
     if weight_decay != 0 and decoupled_weight_decay:
@@ -38,6 +37,26 @@ def adam_step_array(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
     m_hat = exp_avg / bias_correction1
     v_hat = v / bias_correction2
     param -= lr * m_hat / (xp(param).sqrt(v_hat) + eps)
+
+
+@register("adam_step", "numpy")
+def adam_step_arrays(params: Sequence[Any], grads: Sequence[Any], exp_avgs: Sequence[Any],
+                     exp_avg_sqs: Sequence[Any], max_exp_avg_sqs: Sequence[Any],
+                     bias_corrections1: Sequence[float], bias_corrections2: Sequence[float],
+                     lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+                     decoupled_weight_decay: bool, maximize: bool) -> None:
+    """One step of :class:`Adam` for K parameters of one group, in place: entry k of each
+    list (K entries each; ``max_exp_avg_sqs[k]`` None without amsgrad) is parameter k's
+    array, and ``bias_corrections1[k]``, ``bias_corrections2[k]`` are 1 - β1^t_k and
+    1 - β2^t_k for its own step count t_k. The hyperparameters are the group's.
+
+    The ``numpy`` implementation of the registered op ``"adam_step"``: ``adam_step_array``
+    on each parameter in turn (NumPy or CuPy arrays).
+    """
+    for k, param in enumerate(params):
+        adam_step_array(param, grads[k], exp_avgs[k], exp_avg_sqs[k], max_exp_avg_sqs[k], lr,
+                        beta1, beta2, eps, weight_decay, bias_corrections1[k],
+                        bias_corrections2[k], decoupled_weight_decay, maximize)
 
 
 class Adam(Optimizer):
@@ -80,23 +99,34 @@ class Adam(Optimizer):
                 raise ValueError(f"{name}: invalid beta at index {i}: {beta!r}; it must be in "
                                  "[0, 1)")
 
-    def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
-        mod, theta = param.xp, param.data
+    def _update_group(self, params: list[Tensor], group: dict[str, Any]) -> None:
+        """Create or advance each parameter's state, then run the registered op
+        ``"adam_step"`` once for each device and dtype among ``params``: one call for a
+        usual network, which on a GPU is one launch per 32 parameters."""
         beta1, beta2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = Tensor._make(mod.zeros_like(theta))
-            state["exp_avg_sq"] = Tensor._make(mod.zeros_like(theta))
-        if group["amsgrad"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = Tensor._make(mod.zeros_like(theta))
-        state["step"] += 1
-        t = state["step"]
-        implementation("adam_step", param.device.type).fn(
-            theta, grad, state["exp_avg"].data, state["exp_avg_sq"].data,
-            state["max_exp_avg_sq"].data if group["amsgrad"] else None,
-            group["lr"], beta1, beta2, group["eps"], group["weight_decay"], 1 - beta1 ** t,
-            1 - beta2 ** t, group["decoupled_weight_decay"], group["maximize"])
+        amsgrad = group["amsgrad"]
+        together: dict[tuple[Any, Any], list[Tensor]] = {}
+        for p in params:
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = Tensor._make(p.xp.zeros_like(p.data))
+                state["exp_avg_sq"] = Tensor._make(p.xp.zeros_like(p.data))
+            if amsgrad and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = Tensor._make(p.xp.zeros_like(p.data))
+            state["step"] += 1
+            together.setdefault((p.device, p.dtype), []).append(p)
+        for (device, _), members in together.items():
+            states = [self.state[p] for p in members]
+            implementation("adam_step", device.type).fn(
+                [p.data for p in members], [p.grad.data for p in members],
+                [state["exp_avg"].data for state in states],
+                [state["exp_avg_sq"].data for state in states],
+                [state["max_exp_avg_sq"].data if amsgrad else None for state in states],
+                [1 - beta1 ** state["step"] for state in states],
+                [1 - beta2 ** state["step"] for state in states],
+                group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+                group["decoupled_weight_decay"], group["maximize"])
 
 
 class AdamW(Adam):

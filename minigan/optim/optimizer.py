@@ -10,11 +10,13 @@ An optimizer holds
   parameter tensor itself. Each value is a dict of minigan Tensors of the parameter's shape,
   dtype and device, plus Python numbers such as the ``"step"`` count.
 
-``step()`` runs under ``no_grad()`` and, for every parameter whose ``.grad`` is not None,
-calls the subclass's ``_update(param, grad, state, group)``, which writes the new values
-into ``param.data`` in place with the array's own module (NumPy on the CPU, CuPy on the
-GPU), so one update serves both devices. Parameters without a gradient are skipped and
-their state is left untouched.
+``step()`` runs under ``no_grad()`` and, for every group, calls the subclass's
+``_update_group(params, group)`` with the group's parameters whose ``.grad`` is not None;
+by default that calls ``_update(param, grad, state, group)`` on each, which writes the new
+values into ``param.data`` in place with the array's own module (NumPy on the CPU, CuPy on
+the GPU), so one update serves both devices. An optimizer that updates many parameters in
+one call (Adam: one GPU launch for up to 32 of them) overrides ``_update_group``.
+Parameters without a gradient are skipped and their state is left untouched.
 
 ``state_dict()`` has PyTorch's layout::
 
@@ -45,7 +47,8 @@ ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 class Optimizer:
     """Base class: subclasses set ``defaults`` and implement ``_update`` (one parameter's
-    step) and ``_check_hyperparameters`` (raise ValueError on a bad group).
+    step) or ``_update_group`` (a group's), and ``_check_hyperparameters`` (raise
+    ValueError on a bad group).
 
     ``params``: an iterable of tensors (one group) or of dicts (several groups), e.g.
     ``[{"params": g.parameters()}, {"params": head.parameters(), "lr": 1e-2}]``.
@@ -139,14 +142,19 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
+                params = [p for p in group["params"] if p.grad is not None]
+                for p in params:
                     if p.grad.shape != p.shape:
                         raise ValueError(f"{type(self).__name__}.step: gradient of shape "
                                          f"{p.grad.shape} for a parameter of shape {p.shape}")
-                    self._update(p, p.grad.data, self.state[p], group)
+                self._update_group(params, group)
         return loss
+
+    def _update_group(self, params: list[Tensor], group: dict[str, Any]) -> None:
+        """One step of ``params``, the parameters of ``group`` that have a gradient (in the
+        group's order): ``_update`` on each, unless the optimizer updates them together."""
+        for p in params:
+            self._update(p, p.grad.data, self.state[p], group)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

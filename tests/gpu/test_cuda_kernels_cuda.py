@@ -26,7 +26,7 @@ from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weigh
     conv_transpose2d_array, output_size
 from minigan.ops.spectral import power_iteration_numpy
 from minigan.ops.normalization import normalize_backward, normalize_forward
-from minigan.optim.adam import adam_step_array
+from minigan.optim.adam import adam_step_arrays
 from minigan.testing import gradcheck, gradgradcheck
 
 pytestmark = [pytest.mark.gpu,
@@ -147,7 +147,7 @@ def _forced(ops=HOT_OPS):
     return stack
 
 
-ADAM = {  # name: keyword arguments of adam_step_array besides the arrays and corrections
+ADAM = {  # name: keyword arguments of adam_step_arrays besides the arrays and corrections
     "adam": dict(weight_decay=0.0, decoupled_weight_decay=False, maximize=False),
     "l2": dict(weight_decay=0.1, decoupled_weight_decay=False, maximize=False),
     "adamw": dict(weight_decay=0.1, decoupled_weight_decay=True, maximize=True),
@@ -158,31 +158,43 @@ ADAM = {  # name: keyword arguments of adam_step_array besides the arrays and co
 @pytest.mark.parametrize("amsgrad", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_adam_step_follows_the_numpy_steps_for_three_steps(name, amsgrad, dtype):
-    """Three steps of the one-launch kernel and of the NumPy code, from the same start and
-    with the same gradients: a (512, 4608) SAGAN weight, an odd-sized bias, and a
+    """Three steps of the kernel and of the NumPy code, from the same start and with the
+    same gradients, on one group: a (512, 4608) SAGAN weight, an odd-sized bias, a
     Fortran-ordered (not C-contiguous) parameter that the launcher updates through a
-    contiguous copy."""
+    contiguous copy, an empty one, and 36 small ones, so that the group takes two launches.
+    Parameter 1 misses the first step: its bias corrections are those of its own count."""
     import cupy
     rng = np.random.default_rng(4)
-    for shape, fortran in [((512, 4608), False), ((1001,), False), ((64, 48), True)]:
-        start = rng.standard_normal(shape)
+    shapes = [((512, 4608), False), ((1001,), False), ((64, 48), True), ((0, 7), False)]
+    shapes += [((int(n),), False) for n in rng.integers(1, 600, 36)]
+    starts = [rng.standard_normal(shape) for shape, _ in shapes]
 
-        def state():
+    def group():
+        lists = [[], [], [], []]
+        for (shape, fortran), start in zip(shapes, starts):
             param = cupy.asarray(start, dtype)
-            param = cupy.asfortranarray(param) if fortran else param
-            return [param, cupy.zeros(shape, dtype), cupy.zeros(shape, dtype),
-                    cupy.zeros(shape, dtype) if amsgrad else None]
-        kernel, numpy_code = state(), state()
-        assert kernel[0].flags.c_contiguous != fortran
-        for t in (1, 2, 3):
-            grad = cupy.asarray(rng.standard_normal(shape), dtype)
-            for step, (param, m, v, vmax) in ((cuda_kernels.adam_step, kernel),
-                                              (adam_step_array, numpy_code)):
-                step(param, grad, m, v, vmax, 1e-3, 0.9, 0.999, 1e-8,
-                     bias_correction1=1 - 0.9 ** t, bias_correction2=1 - 0.999 ** t,
-                     **ADAM[name])
-        for got, want in zip(kernel, numpy_code):
-            if want is not None:
+            lists[0].append(cupy.asfortranarray(param) if fortran else param)
+            lists[1].append(cupy.zeros(shape, dtype))
+            lists[2].append(cupy.zeros(shape, dtype))
+            lists[3].append(cupy.zeros(shape, dtype) if amsgrad else None)
+        return lists
+    kernel, numpy_code = group(), group()
+    assert kernel[0][2].flags.c_contiguous is False
+    counts = [0] * len(shapes)
+    for t in (1, 2, 3):
+        chosen = [k for k in range(len(shapes)) if not (t == 1 and k == 1)]
+        for k in chosen:
+            counts[k] += 1
+        grads = [cupy.asarray(rng.standard_normal(shapes[k][0]), dtype) for k in chosen]
+        corrections = ([1 - 0.9 ** counts[k] for k in chosen],
+                       [1 - 0.999 ** counts[k] for k in chosen])
+        for step, lists in ((cuda_kernels.adam_step, kernel),
+                            (adam_step_arrays, numpy_code)):
+            param, m, v, vmax = ([entries[k] for k in chosen] for entries in lists)
+            step(param, grads, m, v, vmax, *corrections, 1e-3, 0.9, 0.999, 1e-8, **ADAM[name])
+    for got_entries, want_entries in zip(kernel, numpy_code):
+        for got, want in zip(got_entries, want_entries):
+            if want is not None and want.size:
                 assert _relative(got, want.get()) < TOLERANCE[dtype]
 
 
@@ -336,7 +348,9 @@ MEMCHECK_SCRIPT = textwrap.dedent("""
     q, k, v, g = a(2, 1, 33, 5), a(2, 1, 17, 5), a(2, 1, 17, 9), a(2, 1, 33, 9)
     out, lse = ck.attention(q, k, v, 0.4); ck.attention_backward(q, k, v, out, lse, g, 0.4)
     p, g, m, s = a(1001), a(1001), a(1001), a(1001) ** 2
-    ck.adam_step(p, g, m, s, s.copy(), 1e-3, 0.9, 0.999, 1e-8, 0.1, 0.1, 0.001, True, False)
+    p2, g2, m2, s2 = a(77), a(77), a(77), a(77) ** 2
+    ck.adam_step([p, p2], [g, g2], [m, m2], [s, s2], [s.copy(), s2.copy()], [0.1, 0.2],
+                 [0.001, 0.002], 1e-3, 0.9, 0.999, 1e-8, 0.1, True, False)
     x, gy, c = a(3, 6, 7, 5), a(3, 6, 7, 5), a(6) ** 2
     y, mean, invstd = ck.normalize_forward(x, c, a(6), a(6), c.copy(), 0.1, (0, 2, 3), (1,),
                                            1e-5)

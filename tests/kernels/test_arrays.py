@@ -23,7 +23,7 @@ def test_next_power_of_2_is_tritons(n):
 
 def test_bench_launch_overhead_times_every_launcher():
     """bench/launch_overhead.py (the host time of the launchers, kernels stubbed) runs and
-    prints one timed row per launcher."""
+    prints one timed row per launcher: the Triton ones, and Adam's CUDA launcher."""
     script = pathlib.Path(__file__).resolve().parents[2] / "bench" / "launch_overhead.py"
     result = subprocess.run([sys.executable, str(script), "--calls", "5", "--rounds", "2"],
                             capture_output=True, text=True, timeout=300)
@@ -31,5 +31,5 @@ def test_bench_launch_overhead_times_every_launcher():
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
     assert [row[0] for row in rows] == [
         "conv2d", "conv_transpose2d", "conv2d_weight", "attention", "attention_backward",
-        "spectral_norm_power_iteration"]
+        "spectral_norm_power_iteration", "adam_step(cuda)"]
     assert all(float(row[1]) > 0 for row in rows)

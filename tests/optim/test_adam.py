@@ -98,6 +98,48 @@ def test_adam_state_holds_step_and_moments():
         assert state[key].shape == (2, 3) and state[key].dtype == mg.float32
 
 
+def test_a_group_is_one_adam_step_per_dtype_and_each_parameter_steps_as_if_alone(
+        monkeypatch):
+    """Parameters of two dtypes, one of which has no gradient at the first step: the group
+    makes one call of the registered op "adam_step" per dtype, and each parameter ends
+    bit for bit where an Adam of its own, stepped only when it has a gradient, ends."""
+    from minigan.optim import adam
+    rng = np.random.default_rng(3)
+    starts = [rng.standard_normal(shape) for shape in ((3, 4), (5,), (2, 2, 2))]
+    dtypes = [np.float64, np.float32, np.float64]
+    grads = [[None if (t, k) == (0, 2) else rng.standard_normal(start.shape)
+              for k, start in enumerate(starts)] for t in range(3)]
+
+    def params():
+        return [mg.tensor(start, dtype=dtype, requires_grad=True)
+                for start, dtype in zip(starts, dtypes)]
+    options = dict(lr=0.05, betas=(0.5, 0.9), amsgrad=True, weight_decay=0.1)
+    together, alone = params(), params()
+    group, apart = Adam(together, **options), [Adam([p], **options) for p in alone]
+    calls = []
+    implementation = adam.implementation
+
+    def counted(op, device_type):
+        calls.append(op)
+        return implementation(op, device_type)
+    monkeypatch.setattr(adam, "implementation", counted)
+    for step_grads in grads:
+        for p, q, g, optimizer in zip(together, alone, step_grads, apart):
+            p.grad = q.grad = None if g is None else mg.tensor(g, dtype=p.dtype)
+            if g is not None:
+                optimizer.step()
+        calls.clear()
+        group.step()
+        assert calls == ["adam_step", "adam_step"]
+    for p, q, optimizer in zip(together, alone, apart):
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+        for key, value in optimizer.state[q].items():
+            want = value if key == "step" else value.numpy()
+            got = group.state[p][key]
+            np.testing.assert_array_equal(got if key == "step" else got.numpy(), want)
+    assert group.state[together[2]]["step"] == 2
+
+
 def test_adam_and_adamw_defaults_are_pytorchs():
     p = [mg.zeros(2, requires_grad=True)]
     common = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, amsgrad=False, maximize=False)
