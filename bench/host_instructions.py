@@ -17,10 +17,12 @@ warm-up; callgrind counts the whole process, so run it twice and subtract:
 
 instructions per call = (second "Collected" count - first) / 1000. CASE is one of
 ``mul``, ``mul-no-graph``, ``relu``, ``linear``, ``backward``, ``double-backward``,
-``dcgan-step``, ``wgan-gp-critic-step``, or ``gpu-op-checks``: what every op on CuPy
-arrays asks before its arithmetic (the same-device check of a two-input op and one
-``xp()`` lookup of the array module), on stand-in arrays that answer ``.device.id`` as
-CuPy's do, with a stand-in ``cupy`` module: no GPU needed.
+``dcgan-step``, ``wgan-gp-critic-step`` (bench/train_step.py's critic, without norms),
+``wgan-gp-layer-norm-critic-step`` (the critic of examples/wgan_gp.py, with layer norm,
+whose gradient penalty differentiates through the norms twice), or ``gpu-op-checks``:
+what every op on CuPy arrays asks before its arithmetic (the same-device check of a
+two-input op and one ``xp()`` lookup of the array module), on stand-in arrays that answer
+``.device.id`` as CuPy's do, with a stand-in ``cupy`` module: no GPU needed.
 """
 from __future__ import annotations
 
@@ -40,7 +42,8 @@ OP_CASES = {"mul": "a * b, recording", "mul-no-graph": "a * b, no graph", "relu"
             "linear": "linear(a, w)", "backward": "mul-relu-sum + backward",
             "double-backward": "grad(create_graph) + backward"}
 STEP_CASES = {"dcgan-step": zoo.RECIPES["dcgan"],
-              "wgan-gp-critic-step": zoo.RECIPES["wgan_gp"].with_overrides(d_norm="none")}
+              "wgan-gp-critic-step": zoo.RECIPES["wgan_gp"].with_overrides(d_norm="none"),
+              "wgan-gp-layer-norm-critic-step": zoo.RECIPES["wgan_gp"]}
 
 
 class StandInGpuArray:

@@ -32,10 +32,23 @@ E_dims[dx x̂] = 0 too (nor when x is scaled).
 One forward node instead of the dozen ops the formula takes as Tensor ops (mean, centre,
 square, mean, add, rsqrt, multiply, reshape, multiply, reshape, add), and one array pass
 for the first-order gradient. Under a plain ``backward()`` the gradient is those array
-formulas; when a graph is being recorded (``grad(..., create_graph=True)``: a gradient
-penalty through a critic with a norm) the same formulas run as Tensor ops, with x̂ and
-invstd recomputed from x, so second- and higher-order derivatives come out of the engine
-(the pattern of ``minigan.ops.attention``).
+formulas. When a graph is being recorded (``grad(..., create_graph=True)``: a gradient
+penalty through a critic with a norm), dx is one node too, :class:`NormalizeBackward`,
+whose own gradient is written out (below): array code under a plain backward (the
+penalty's), Tensor ops with x̂ and invstd recomputed from x when recorded again, so that
+third and higher derivatives come out of the engine; dweight and dbias, sums of gy x̂ and
+gy, are Tensor ops.
+
+The second derivative. With upstream gradient v for dx (both (*)) and s = invstd, the
+parts of dx = s (g - E[g] - x̂ E[g x̂]) (statistics of the batch) are
+
+    dL/dg = s (v - E[v] - x̂ E[v x̂])                 (g -> dx is self-adjoint)
+    dL/dgy = dL/dg weight,   dL/dweight = sum gy dL/dg
+    dL/dx = s^2 (x̂ (3 E[v x̂] E[g x̂] - E[v g] + E[v] E[g])
+                 - E[g x̂] (v - E[v]) - E[v x̂] (g - E[g]))
+
+(the last from ds/dx = -s^3 (x - mean) / n and dx̂/dx through the mean and s, per group of
+n elements along ``dims``); with given statistics dx = s g: dL/dg = s v, and dL/dx = 0.
 
 Batch norm's running variance uses the unbiased estimate n / (n - 1) var, as PyTorch does.
 
@@ -48,7 +61,7 @@ launches for batch norm (layer norm's dweight and dbias stay array calls).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from minigan.autograd import Function, is_grad_enabled
 from minigan.backend import device_of, implementation, register, run, xp
@@ -101,12 +114,84 @@ class Normalize(Function):
 
     def backward(ctx, gy):
         x, weight, _ = ctx.inputs
+        needs = ctx.needs_input_grad
+        if not is_grad_enabled():
+            return tuple(None if g is None else Tensor._make(g) for g in run(
+                "normalize_backward", gy.data, x.data, None if weight is None else weight.data,
+                ctx.mean, ctx.invstd, ctx.dims, ctx.affine_axes, ctx.batch_stats, needs))
+        dx = NormalizeBackward.apply(
+            gy, x, weight, mean=ctx.mean, invstd=ctx.invstd, dims=ctx.dims,
+            affine_axes=ctx.affine_axes, batch_stats=ctx.batch_stats, eps=ctx.eps) \
+            if needs[0] else None
+        dweight = dbias = None
+        others = _other_axes(x.ndim, ctx.affine_axes)
+        if needs[1]:
+            dweight = (gy * _statistics(ctx, x)[1]).sum(others)
+        if needs[2]:
+            dbias = gy.sum(others)
+        return dx, dweight, dbias
+
+
+class NormalizeBackward(Function):
+    """dx = s (g - E[g] - x̂ E[g x̂]), g = gy weight (or s g with given statistics): the
+    input gradient of :class:`Normalize` as one node of a recorded graph, computed by the
+    registered op ``normalize_backward``. Inputs gy, x (both (*)) and weight (the affine
+    axes' sizes, or None); parameters as Normalize's. Its backward is the second
+    derivative of the module docstring: array code under a plain backward, Tensor ops
+    when a graph is recorded again."""
+
+    def forward(ctx, gy, x, weight, mean, invstd, dims, affine_axes, batch_stats, eps):
+        ctx.save(mean=mean, invstd=invstd)
+        ctx.dims, ctx.affine_axes, ctx.batch_stats, ctx.eps = (dims, affine_axes,
+                                                               batch_stats, eps)
+        return run("normalize_backward", gy, x, weight, mean, invstd, dims, affine_axes,
+                   batch_stats, (True, False, False))[0]
+
+    def backward(ctx, v):
+        gy, x, weight = ctx.inputs
+        dims, others = ctx.dims, _other_axes(x.ndim, ctx.affine_axes)
+        view = _affine_view(x.shape, ctx.affine_axes)
         if is_grad_enabled():
-            return _composed_backward(ctx, x, weight, gy, ctx.needs_input_grad)
-        return tuple(None if g is None else Tensor._make(g) for g in run(
-            "normalize_backward", gy.data, x.data, None if weight is None else weight.data,
-            ctx.mean, ctx.invstd, ctx.dims, ctx.affine_axes, ctx.batch_stats,
-            ctx.needs_input_grad))
+            invstd, xhat = _statistics(ctx, x) if ctx.batch_stats else (const(ctx.invstd),
+                                                                         None)
+            return _second_derivative(
+                v, gy, None if weight is None else weight.reshape(view), invstd, xhat,
+                ctx.needs_input_grad, lambda a: a.mean(dims, keepdim=True),
+                lambda a: a.sum(others))
+        xhat = (x.data - ctx.mean) * ctx.invstd if ctx.batch_stats else None
+        grads = _second_derivative(
+            v.data, gy.data, None if weight is None else weight.data.reshape(view),
+            ctx.invstd, xhat, ctx.needs_input_grad,
+            lambda a: a.mean(axis=dims, keepdims=True), lambda a: a.sum(axis=others))
+        return tuple(None if g is None else Tensor._make(g) for g in grads)
+
+
+def _second_derivative(v: Any, gy: Any, w: Any, invstd: Any, xhat: Any,
+                       needs: Sequence[bool], mean: Callable[[Any], Any],
+                       total: Callable[[Any], Any]) -> tuple[Any, Any, Any]:
+    """(dL/dgy, dL/dx, dL/dweight) of the module docstring for the upstream gradient v, on
+    arrays (a plain backward) or on Tensors (a recorded one) alike: w is the weight viewed
+    to broadcast (or None), x̂ None for given statistics, ``mean(a)`` a's mean over the
+    statistics' axes (kept) and ``total(a)`` its sum over the axes that are not affine;
+    None where ``needs`` is False (and for x with given statistics, where dx does not
+    depend on x)."""
+    d_gy = d_x = d_weight = None
+    batch_stats = xhat is not None
+    if batch_stats:
+        v_mean, v_xhat = mean(v), mean(v * xhat)
+        dg = invstd * (v - v_mean - xhat * v_xhat)
+    else:
+        dg = v * invstd
+    if needs[0]:
+        d_gy = dg if w is None else dg * w
+    if needs[1] and batch_stats:
+        g = gy if w is None else gy * w
+        g_mean, g_xhat = mean(g), mean(g * xhat)
+        d_x = invstd * invstd * (xhat * (3 * v_xhat * g_xhat - mean(v * g) + v_mean * g_mean)
+                                 - g_xhat * (v - v_mean) - v_xhat * (g - g_mean))
+    if needs[2] and w is not None:
+        d_weight = total(gy * dg)
+    return d_gy, d_x, d_weight
 
 
 def _scale_and_shift(x: Any, weight: Any, bias: Any, mean: Any, invstd: Any,
@@ -171,33 +256,16 @@ def normalize_backward(gy: Any, x: Any, weight: Any, mean: Any, invstd: Any,
     return dx, dweight, dbias
 
 
-def _composed_backward(ctx, x: Tensor, weight: Tensor | None, gy: Tensor,
-                       needs: Sequence[bool]) -> tuple[Tensor | None, ...]:
-    """The same formulas as Tensor ops on graph values: differentiable again. With batch
-    statistics, x̂ and invstd are rebuilt from x (not the saved constants) so that their
-    own derivatives with respect to x are part of the graph."""
-    dims, others = ctx.dims, _other_axes(x.ndim, ctx.affine_axes)
+def _statistics(ctx: Any, x: Tensor) -> tuple[Tensor, Tensor]:
+    """(invstd, x̂) as graph values: with batch statistics rebuilt from x, so that their
+    own derivatives with respect to x are part of the graph; else from the given
+    constants."""
     if ctx.batch_stats:
-        centered = x - x.mean(dims, keepdim=True)
-        invstd = ((centered * centered).mean(dims, keepdim=True) + ctx.eps).rsqrt()
-        xhat = centered * invstd
-    else:
-        invstd = const(ctx.invstd)
-        xhat = (x - const(ctx.mean)) * invstd
-    dx = dweight = dbias = None
-    if needs[0]:
-        g = gy if weight is None else gy * weight.reshape(_affine_view(x.shape,
-                                                                       ctx.affine_axes))
-        if ctx.batch_stats:
-            dx = invstd * (g - g.mean(dims, keepdim=True)
-                           - xhat * (g * xhat).mean(dims, keepdim=True))
-        else:
-            dx = g * invstd
-    if needs[1]:
-        dweight = (gy * xhat).sum(others)
-    if needs[2]:
-        dbias = gy.sum(others)
-    return dx, dweight, dbias
+        centered = x - x.mean(ctx.dims, keepdim=True)
+        invstd = ((centered * centered).mean(ctx.dims, keepdim=True) + ctx.eps).rsqrt()
+        return invstd, centered * invstd
+    invstd = const(ctx.invstd)
+    return invstd, (x - const(ctx.mean)) * invstd
 
 
 def _check_affine(op: str, x: Tensor, weight: Tensor | None, bias: Tensor | None,

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 import minigan as mg
 import minigan.nn.functional as F
-from minigan.testing import assert_close, check_op
+from minigan.testing import assert_close, check_op, gradcheck, gradgradcheck
 from minigan.testing.strategies import arrays
 
 EPS = 1e-5
@@ -193,6 +193,69 @@ def test_the_fused_first_order_gradients_equal_the_recorded_formulas(kind, shape
     for a, b in zip(fused, recorded):
         assert not a.requires_grad
         assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def _input_gradient(kind):
+    """(x, weight, gy) -> dx of the norm ``kind`` with a graph recorded: the output of one
+    NormalizeBackward node, a differentiable function of all three."""
+    def dx(x, weight, gy):
+        (grad,) = mg.grad(_norm_case(kind, x, weight, None), [x], gy, create_graph=True)
+        return grad
+    return dx
+
+
+@pytest.mark.parametrize("kind", NORM_KINDS)
+def test_a_recorded_input_gradient_is_one_node(kind):
+    x = mg.tensor(rng_values(3, 4, 2, 2, seed=1), requires_grad=True)
+    weight = mg.tensor(rng_values(*_affine_shape(kind, x.shape), seed=2), requires_grad=True)
+    gy = mg.tensor(rng_values(3, 4, 2, 2, seed=3), requires_grad=True)
+    node = _input_gradient(kind)(x, weight, gy).grad_fn
+    if kind == "group":                 # x, gy and dx as (N, G, C/G, H W): views around it
+        node = node.inputs[0].grad_fn
+    assert node.name == "NormalizeBackward"
+    if kind != "group":
+        assert node.inputs[0] is gy and node.inputs[2] is weight
+
+
+@settings(max_examples=8, deadline=None)
+@given(kind=st.sampled_from(NORM_KINDS), shape=NORM_SHAPES, affine=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_the_input_gradient_node_passes_gradcheck_and_gradgradcheck(kind, shape, affine,
+                                                                    seed):
+    """The second and third derivatives of every norm: NormalizeBackward's own gradient
+    (the module docstring's formulas) with respect to gy, x and the weight, and the
+    gradient of that, against central differences in float64."""
+    rng = np.random.default_rng(seed)
+    x = mg.tensor(rng.uniform(-2, 2, shape), requires_grad=True)
+    weight = mg.tensor(rng.uniform(0.5, 2, _affine_shape(kind, shape)),
+                       requires_grad=True) if affine else None
+    gy = mg.tensor(rng.standard_normal(shape), requires_grad=True)
+    gradcheck(_input_gradient(kind), [x, weight, gy])
+    gradgradcheck(_input_gradient(kind), [x, weight, gy])
+
+
+@settings(max_examples=15)
+@given(kind=st.sampled_from(NORM_KINDS), shape=NORM_SHAPES, affine=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_the_second_derivatives_are_the_same_recorded_or_not(kind, shape, affine, seed):
+    """NormalizeBackward's gradient is array code under a plain backward and Tensor ops,
+    with x̂ and invstd rebuilt from x, when a graph is recorded (which the gradgradcheck
+    above differentiates but never compares with the array code): the same numbers."""
+    rng = np.random.default_rng(seed)
+    x = mg.tensor(rng.uniform(-2, 2, shape), requires_grad=True)
+    weight = mg.tensor(rng.uniform(0.5, 2, _affine_shape(kind, shape)),
+                       requires_grad=True) if affine else None
+    gy = mg.tensor(rng.standard_normal(shape), requires_grad=True)
+    v = mg.tensor(rng.standard_normal(shape))
+    wrt = [t for t in (x, weight, gy) if t is not None]
+    plain = mg.grad(_input_gradient(kind)(x, weight, gy), wrt, v, allow_unused=True)
+    recorded = mg.grad(_input_gradient(kind)(x, weight, gy), wrt, v, create_graph=True,
+                       allow_unused=True)
+    for a, b in zip(plain, recorded):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert not a.requires_grad
+            assert_close(a, b, rtol=1e-11, atol=1e-11)
 
 
 @settings(max_examples=10)
