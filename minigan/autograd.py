@@ -445,7 +445,14 @@ def _call_backward(node: Function, g: Tensor, mask: tuple[bool, ...],
         else:
             key = id(t)
             leaves[key] = t
-        grads[key] = grads[key] + gi if key in grads else gi
+        if key not in grads:
+            grads[key] = gi
+        elif _state.grad_enabled:            # recorded: the sum is part of the new graph
+            grads[key] = grads[key] + gi
+        else:                                # same shape, dtype and device (checked above)
+            total = grads[key].data + gi.data
+            grads[key] = Tensor._make(np.asarray(total) if isinstance(total, np.generic)
+                                      else total)   # 0-d arrays sum to a NumPy scalar
 
 
 def _as_list(x: Tensor | Sequence[Tensor]) -> list[Tensor]:

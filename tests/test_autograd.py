@@ -256,6 +256,29 @@ def test_a_node_used_twice_gets_both_gradients():
     assert_close(x.grad, 2 * (2 * 2 * x.detach() + 1))
 
 
+@pytest.mark.parametrize("shape", [(3,), ()])
+def test_gradients_from_two_uses_are_summed_by_a_node_only_when_recorded(shape, monkeypatch):
+    """A plain backward adds the arrays (no Add node: nothing will differentiate the sum);
+    with create_graph the sum is an Add node, differentiable again. Same numbers."""
+    x = mg.tensor(np.linspace(-1.0, 2.0, 3)[:int(np.prod(shape))].reshape(shape),
+                  requires_grad=True)
+    applied = []
+    apply = mg.Function.apply.__func__
+
+    def counted(cls, *inputs, **params):
+        applied.append(cls.__name__)
+        return apply(cls, *inputs, **params)
+    monkeypatch.setattr(mg.Function, "apply", classmethod(counted))
+    y = (x * x.exp()).sum()                       # x reaches y twice
+    applied.clear()
+    (plain,) = mg.grad(y, [x], retain_graph=True)
+    assert "Add" not in applied and not plain.requires_grad and plain.shape == shape
+    (recorded,) = mg.grad(y, [x], create_graph=True)
+    assert recorded.grad_fn.name == "Add"
+    assert_close(plain, recorded.detach(), rtol=1e-15, atol=0)
+    assert_close(plain, (x.exp() * (1 + x)).detach(), rtol=1e-14, atol=0)
+
+
 # ------------------------------------------------------------------- modes --
 
 def test_no_grad_and_enable_grad_nest():
