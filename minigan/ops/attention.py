@@ -57,16 +57,22 @@ def attention_numpy(q: Any, k: Any, v: Any, scale: float) -> tuple[Any, Any]:
     dtype, lse: (B, H, Nq) in the accumulator dtype (float16 inputs are computed in
     float32). Subtracting each row's maximum m keeps exp(S - m) <= 1: no overflow for any
     logits, and exp(0) = 1 makes each row's sum at least 1.
+
+    The (Nq, Nk) matrix is one array, S, then exp(S - m), then P, each step done in place:
+    the same operations, rounded the same way, as with a new array per step.
     """
     mod = xp(q)
     acc = accumulator_dtype(q.dtype)
-    s = scale * mod.matmul(q.astype(acc), k.astype(acc).swapaxes(-1, -2))  # (B, H, Nq, Nk)
-    m = s.max(axis=-1, keepdims=True)
-    e = mod.exp(s - m)
-    total = e.sum(axis=-1, keepdims=True)
-    out = mod.matmul(e / total, v.astype(acc))                              # (B, H, Nq, Dv)
+    p = mod.matmul(q.astype(acc, copy=False), k.astype(acc, copy=False).swapaxes(-1, -2))
+    p *= scale                                                              # S (B, H, Nq, Nk)
+    m = p.max(axis=-1, keepdims=True)
+    p -= m
+    mod.exp(p, out=p)
+    total = p.sum(axis=-1, keepdims=True)
+    p /= total                                                              # P
+    out = mod.matmul(p, v.astype(acc, copy=False))                          # (B, H, Nq, Dv)
     lse = (m + mod.log(total))[..., 0]                                     # (B, H, Nq)
-    return out.astype(q.dtype), lse
+    return out.astype(q.dtype, copy=False), lse
 
 
 def attention_backward_numpy(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_out: Any,
@@ -74,19 +80,24 @@ def attention_backward_numpy(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_ou
     """(dq, dk, dv) from P = exp(scale Q K^T - lse):  dV = P^T dO,  dP = dO V^T,
     delta = rowsum(dO o O),  dS = P o (dP - delta),  dQ = scale dS K,  dK = scale dS^T Q.
 
-    Shapes as in ``attention_numpy``; grad_out: (B, H, Nq, Dv); results in q's dtype.
+    Shapes as in ``attention_numpy``; grad_out: (B, H, Nq, Dv); results in q's dtype. The
+    two (Nq, Nk) matrices are P and dP, dP becoming dS in place.
     """
     mod = xp(q)
     acc = accumulator_dtype(q.dtype)
-    q_, k_, v_, o_, do = (a.astype(acc) for a in (q, k, v, out, grad_out))
-    p = mod.exp(scale * mod.matmul(q_, k_.swapaxes(-1, -2)) - lse[..., None])  # (.., Nq, Nk)
+    q_, k_, v_, o_, do = (a.astype(acc, copy=False) for a in (q, k, v, out, grad_out))
+    p = mod.matmul(q_, k_.swapaxes(-1, -2))
+    p *= scale
+    p -= lse[..., None]
+    mod.exp(p, out=p)                                                         # (.., Nq, Nk)
     dv = mod.matmul(p.swapaxes(-1, -2), do)                                   # (.., Nk, Dv)
-    dp = mod.matmul(do, v_.swapaxes(-1, -2))                                  # (.., Nq, Nk)
-    delta = (do * o_).sum(axis=-1, keepdims=True)                             # (.., Nq, 1)
-    ds = p * (dp - delta)
+    ds = mod.matmul(do, v_.swapaxes(-1, -2))                                  # dP (.., Nq, Nk)
+    ds -= (do * o_).sum(axis=-1, keepdims=True)                               # - delta (.., Nq, 1)
+    ds *= p                                                                   # dS
     dq = scale * mod.matmul(ds, k_)                                           # (.., Nq, D)
     dk = scale * mod.matmul(ds.swapaxes(-1, -2), q_)                          # (.., Nk, D)
-    return dq.astype(q.dtype), dk.astype(q.dtype), dv.astype(q.dtype)
+    return (dq.astype(q.dtype, copy=False), dk.astype(q.dtype, copy=False),
+            dv.astype(q.dtype, copy=False))
 
 
 register("attention", "numpy", ("cpu", "cuda"))(attention_numpy)

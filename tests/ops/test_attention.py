@@ -194,6 +194,24 @@ def test_values_of_width_zero_give_an_empty_output():
     assert not dq.numpy().any() and not dk.numpy().any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_the_array_code_works_in_place_on_its_own_matrices_only(dtype):
+    """attention_numpy and attention_backward_numpy reuse their (Nq, Nk) matrices in
+    place and skip copies of inputs already in the accumulator dtype: the inputs must come
+    out unchanged."""
+    from minigan.ops.attention import attention_backward_numpy, attention_numpy
+    rng = np.random.default_rng(2)
+    q, k, v, go = (rng.standard_normal(shape).astype(dtype) for shape in
+                   ((2, 1, 5, 3), (2, 1, 7, 3), (2, 1, 7, 4), (2, 1, 5, 4)))
+    inputs = [q, k, v, go]
+    before = [a.copy() for a in inputs]
+    out, lse = attention_numpy(q, k, v, 0.5)
+    out_before, lse_before = out.copy(), lse.copy()
+    attention_backward_numpy(q, k, v, out, lse, go, 0.5)
+    for a, b in zip(inputs + [out, lse], before + [out_before, lse_before]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_numpy_implementation_serves_the_cpu():
     assert implementation("attention", "cpu").name == "numpy"
     assert implementation("attention_backward", "cpu").name == "numpy"
