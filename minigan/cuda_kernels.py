@@ -149,6 +149,10 @@ def check_adam_step(params: Sequence[Any], grads: Sequence[Any], exp_avgs: Seque
         lengths = ", ".join(f"{name} {len(entries)}" for name, entries in lists.items())
         raise ValueError(f"adam_step (cuda): needs one entry per parameter in every list, "
                          f"got lengths {lengths}")
+    for name in _ADAM_LISTS[:-1]:
+        if any(a is None for a in lists[name]):
+            raise ValueError(f"adam_step (cuda): {name} holds None; only max_exp_avg_sqs "
+                             "may (without amsgrad)")
     arrays = [a for entries in lists.values() for a in entries if a is not None]
     if not arrays:
         return None

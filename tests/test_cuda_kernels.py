@@ -149,6 +149,9 @@ def test_adam_step_checks_each_parameters_shape_one_dtype_and_the_optional_maxim
                                          r"in every list, got lengths params 2, grads 1, "
                                          r"exp_avgs 2, exp_avg_sqs 2, max_exp_avg_sqs 2"):
         cuda_kernels.check_adam_step(arrays[0], arrays[1][:1], *arrays[2:], [None, None])
+    with pytest.raises(ValueError, match=r"adam_step \(cuda\): exp_avgs holds None; only "
+                                         r"max_exp_avg_sqs may \(without amsgrad\)"):
+        cuda_kernels.check_adam_step(*arrays[:2], [arrays[2][0], None], arrays[3], maxima)
 
 
 def test_adam_step_hands_float16_to_the_numpy_code_instead_of_the_kernel():
