@@ -47,11 +47,18 @@ STEP_CASES = {"dcgan-step": zoo.RECIPES["dcgan"],
 
 
 class StandInGpuArray:
-    """Answers what the op checks ask of a CuPy array on GPU 0, and nothing else."""
+    """Answers what the op checks and the CUDA launchers ask of a float32 CuPy array on
+    GPU 0, and nothing else: its attributes are plain values, as CuPy's are cheap C-level
+    reads."""
 
     __module__ = "cupy"
-    shape, ndim, dtype = (2, 3), 2, np.dtype(np.float32)
+    dtype = np.dtype(np.float32)
     device = types.SimpleNamespace(id=0)
+    flags = types.SimpleNamespace(c_contiguous=True)
+
+    def __init__(self, shape: tuple[int, ...] = (2, 3)) -> None:
+        self.shape, self.ndim, self.size = shape, len(shape), int(np.prod(shape))
+        self.data = types.SimpleNamespace(ptr=id(self))
 
 
 def gpu_op_checks() -> Callable[[], object]:

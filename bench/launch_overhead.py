@@ -6,9 +6,8 @@ not in it.
 
 One launcher of the CUDA C++ kernels too, ``adam_step(cuda)``: Adam's step
 (minigan/cuda_kernels.py) on the 21 parameters of bench/train_step.py's DCGAN pair, one
-call per optimizer step, with its binding replaced by a no-op, on stand-in arrays whose
-CuPy attributes (``.device.id``, ``.data.ptr``, ``.flags``) are plain values, as CuPy's
-are cheap C-level reads.
+call per optimizer step, with its binding replaced by a no-op, on the stand-in CuPy
+arrays of bench/host_instructions.py.
 
 Shapes: a DCGAN layer (64 x 64 x 16 x 16 -> 128 channels, 4x4 stride 2), SAGAN attention
 at N = 256 (64 images, queries and keys of 8 channels, values of 32), a 128 x 1024
@@ -34,6 +33,7 @@ import numpy as np  # noqa: E402
 from minigan import cuda_kernels, extension, zoo  # noqa: E402
 from minigan.kernels import attention, conv, spectral_norm  # noqa: E402
 from minigan.ops.conv import Geometry  # noqa: E402
+from host_instructions import StandInGpuArray  # noqa: E402  (bench/host_instructions.py)
 
 KERNELS = {
     conv: ("conv2d_kernel", "conv_transpose2d_kernel", "conv2d_weight_kernel"),
@@ -69,19 +69,6 @@ def cases() -> dict:
         "spectral_norm_power_iteration": lambda: spectral_norm.spectral_norm_power_iteration(
             weight, u, 1, 1e-12, np),
     }
-
-
-class StandInGpuArray:
-    """What the CUDA launchers read of a float32 CuPy array on GPU 0, and nothing else."""
-
-    __module__ = "cupy"
-    device = types.SimpleNamespace(id=0)
-    flags = types.SimpleNamespace(c_contiguous=True)
-    dtype = np.dtype(np.float32)
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape, self.size = shape, int(np.prod(shape))
-        self.data = types.SimpleNamespace(ptr=id(self))
 
 
 def cuda_cases() -> dict:
