@@ -5,13 +5,25 @@ A Triton kernel takes pointers; its launcher accepts any object with ``data_ptr(
 the interpreter also copies each argument to the host through a small part of PyTorch's
 tensor interface (``untyped_storage()``, ``new_empty``, ``set_``, ``copy_``). A NumPy array
 already lives on the host, so for it those are no-ops on the same memory.
+
+On a GPU, Triton launches on its driver's current stream: PyTorch's current stream when
+PyTorch is imported, else the device's default stream. minigan's other GPU work (CuPy's
+array calls, the CUDA C++ kernels) runs on CuPy's current stream. Usually both are the
+legacy default stream, which orders everything; when they differ (a
+``cupy.cuda.Stream(non_blocking=True)`` in use, say), ``launch`` fences each Triton launch
+between the two: Triton's stream waits for the work already queued on CuPy's (the inputs,
+and arrays filled or copied just before), and CuPy's waits for the kernel before any later
+array call reads its output or reuses its memory.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import numpy as np
+from triton.runtime import driver
 from triton.runtime.errors import OutOfResources
+
+from minigan.backend import cupy_module
 
 
 class KernelArg:
@@ -20,10 +32,10 @@ class KernelArg:
     def __init__(self, array: Any) -> None:
         self.array = array
         self.dtype = array.dtype            # str(dtype) == "float32": what Triton reads
-        self._host = isinstance(array, np.ndarray)
+        self.host = isinstance(array, np.ndarray)
 
     def data_ptr(self) -> int:
-        return self.array.ctypes.data if self._host else self.array.data.ptr
+        return self.array.ctypes.data if self.host else self.array.data.ptr
 
     # The interpreter's host copy: the memory is already on the host.
     def untyped_storage(self) -> KernelArg:
@@ -51,16 +63,36 @@ class KernelArg:
         return tuple(s // self.array.itemsize for s in self.array.strides)
 
 
+def streams_apart() -> tuple[Any, Any] | None:
+    """(CuPy's current stream, Triton's as a CuPy ``ExternalStream``) when Triton would
+    launch on another stream than CuPy's current one, else None."""
+    cp = cupy_module()
+    ours = cp.cuda.get_current_stream()
+    active = driver.active
+    theirs = active.get_current_stream(active.get_current_device())
+    if theirs == ours.ptr:
+        return None
+    return ours, cp.cuda.ExternalStream(theirs)
+
+
 def launch(op: str, kernel: Any, grid: tuple[int, ...], tiles: dict) -> Callable[..., None]:
     """``kernel[grid]``, whose call raises ValueError when the tile sizes ``tiles`` do not
     fit the GPU (shared memory or registers for this dtype): a refusal of these inputs,
-    which autotuning (minigan.backend) passes over, rather than a failure."""
+    which autotuning (minigan.backend) passes over, rather than a failure. On CuPy arrays
+    (the first argument decides) the launch is ordered after the work queued on CuPy's
+    current stream, and that stream's later work after the launch (module docstring)."""
     def run(*args: Any, **meta: Any) -> None:
+        streams = None if args[0].host else streams_apart()
+        if streams is not None:
+            ours, theirs = streams
+            theirs.wait_event(ours.record())
         try:
             kernel[grid](*args, **meta)
         except OutOfResources as err:
             raise ValueError(f"{op} (triton): tiles {tiles} do not fit this GPU: {err}"
                              ) from err
+        if streams is not None:
+            ours.wait_event(theirs.record())
     return run
 
 

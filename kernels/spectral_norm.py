@@ -64,7 +64,7 @@ import triton
 import triton.language as tl
 
 from minigan.backend import dtype_name
-from minigan.kernels.arrays import KernelArg, cdiv, next_power_of_2
+from minigan.kernels.arrays import KernelArg, cdiv, launch, next_power_of_2
 
 PROGRAMS = 132   # an H100's SM count: aim for about one column slab per SM
 TILE = 8192      # elements of a (BLOCK_M, BLOCK_N) tile: 32 per thread with 8 warps,
@@ -215,10 +215,12 @@ def spectral_norm_power_iteration(weight: Any, u: Any, n_iterations: int, eps: f
     norms = xp.empty(programs, dtype=acc)
     counter = xp.zeros(1, dtype="int32")
     args = [KernelArg(a) for a in (weight, u, u_out, v, sigma, part, norms, counter)]
+    step_launch = launch("spectral_norm_power_iteration", power_iteration_step_kernel,
+                         (programs,), dict(BLOCK_M=block_m, BLOCK_N=block_n))
     for step in range(n_iterations):
         if step == 1:
             args[1] = args[2]                   # later steps read and write u in place
-        power_iteration_step_kernel[(programs,)](
+        step_launch(
             *args,
             m, n,
             *(s // weight.itemsize for s in weight.strides),

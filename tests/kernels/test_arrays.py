@@ -1,14 +1,20 @@
-"""Tests for kernels/arrays.py's launch helpers: the grid arithmetic agrees with Triton's,
-and bench/launch_overhead.py, which times the launchers that use them."""
+"""Tests for kernels/arrays.py's launch helpers: the grid arithmetic agrees with Triton's;
+each launcher's kernels are fenced between CuPy's current stream and Triton's when the two
+differ (stand-in streams, the kernels run by the interpreter); and bench/launch_overhead.py,
+which times the launchers that use them."""
 import pathlib
 import subprocess
 import sys
+import types
 
+import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 triton = pytest.importorskip("triton")
-from minigan.kernels.arrays import cdiv, next_power_of_2  # noqa: E402  (needs triton)
+from minigan.kernels import arrays, attention, conv, spectral_norm  # noqa: E402
+from minigan.kernels.arrays import cdiv, next_power_of_2  # noqa: E402
+from minigan.ops.conv import Geometry  # noqa: E402
 
 
 @given(st.integers(0, 2 ** 40), st.integers(1, 2 ** 20))
@@ -33,3 +39,131 @@ def test_bench_launch_overhead_times_every_launcher():
         "conv2d", "conv_transpose2d", "conv2d_weight", "attention", "attention_backward",
         "spectral_norm_power_iteration", "adam_step(cuda)"]
     assert all(float(row[1]) > 0 for row in rows)
+
+
+class StandInStream:
+    """Records its ``record`` and ``wait_event`` calls, in order, in a shared log."""
+
+    def __init__(self, name, ptr, log):
+        self.name, self.ptr, self.log = name, ptr, log
+
+    def record(self):
+        self.log.append(("record", self.name))
+        return f"event of {self.name}"
+
+    def wait_event(self, event):
+        self.log.append(("wait", self.name, event))
+
+
+def as_gpu(monkeypatch):
+    """KernelArg takes every array for a GPU array (``host`` False), with its pointer still
+    read from NumPy: the launchers take their GPU path while the interpreter computes."""
+    init = arrays.KernelArg.__init__
+
+    def gpu_init(self, array):
+        init(self, array)
+        self.host = False
+    monkeypatch.setattr(arrays.KernelArg, "__init__", gpu_init)
+    monkeypatch.setattr(arrays.KernelArg, "data_ptr", lambda self: self.array.ctypes.data)
+
+
+def install_streams(monkeypatch, triton_stream_ptr, log):
+    """CuPy's current stream (ptr 0) and Triton's driver (its current stream
+    ``triton_stream_ptr``) as stand-ins; kernel launches are logged by ``logged``."""
+    ours = StandInStream("cupy", 0, log)
+    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(
+        get_current_stream=lambda: ours,
+        ExternalStream=lambda ptr: StandInStream(f"external {ptr}", ptr, log)))
+    active = types.SimpleNamespace(get_current_device=lambda: 0,
+                                   get_current_stream=lambda device: triton_stream_ptr)
+    monkeypatch.setattr(arrays, "cupy_module", lambda: fake_cupy)
+    monkeypatch.setattr(arrays, "driver", types.SimpleNamespace(active=active))
+
+
+def logged(monkeypatch, module, name, log):
+    kernel = getattr(module, name)
+
+    class Logged:
+        def __getitem__(self, grid):
+            def run(*args, **meta):
+                log.append(("launch", name))
+                kernel[grid](*args, **meta)
+            return run
+    monkeypatch.setattr(module, name, Logged())
+
+
+def _launcher_calls():
+    """Each Triton launcher on small inputs, with the names of the kernels it launches, in
+    order."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    gy = rng.standard_normal((2, 4, 3, 3))
+    geo = Geometry((1, 1), (0, 0), (1, 1), 1)
+    q, k, v = (rng.standard_normal((1, 2, n, 4)) for n in (5, 6, 6))
+    out, lse = attention.attention(q, k, v, 0.5, np)
+    dout = rng.standard_normal(out.shape)
+    weight, u = rng.standard_normal((6, 9)), rng.standard_normal(6)
+    return {
+        "conv2d": (lambda: conv.conv2d(x, w, geo, (3, 3), np), ["conv2d_kernel"]),
+        "conv_transpose2d": (lambda: conv.conv_transpose2d(gy, w, geo, (5, 5), np),
+                             ["conv_transpose2d_kernel"]),
+        "conv2d_weight": (lambda: conv.conv2d_weight(x, gy, geo, (3, 3), np),
+                          ["conv2d_weight_kernel"]),
+        "attention": (lambda: attention.attention(q, k, v, 0.5, np),
+                      ["attention_forward_kernel"]),
+        "attention_backward": (
+            lambda: attention.attention_backward(q, k, v, out, lse, dout, 0.5, np),
+            ["attention_delta_kernel", "attention_dkdv_kernel", "attention_dq_kernel"]),
+        "spectral_norm_power_iteration": (
+            lambda: spectral_norm.spectral_norm_power_iteration(weight, u, 3, 1e-12, np),
+            ["power_iteration_step_kernel"] * 3),
+    }
+
+
+MODULES = {"conv2d_kernel": conv, "conv_transpose2d_kernel": conv,
+           "conv2d_weight_kernel": conv, "attention_forward_kernel": attention,
+           "attention_delta_kernel": attention, "attention_dkdv_kernel": attention,
+           "attention_dq_kernel": attention, "power_iteration_step_kernel": spectral_norm}
+
+
+@pytest.mark.parametrize("launcher", [
+    "conv2d", "conv_transpose2d", "conv2d_weight", "attention", "attention_backward",
+    "spectral_norm_power_iteration"])
+def test_launches_are_fenced_between_cupy_and_triton_streams(launcher, monkeypatch):
+    """Triton on another stream than CuPy's: before each kernel, Triton's stream waits for
+    an event recorded on CuPy's; after it, CuPy's waits for one recorded on Triton's. The
+    results are those of the same launcher on host arrays."""
+    call, kernels = _launcher_calls()[launcher]
+    want = call()
+    log = []
+    as_gpu(monkeypatch)
+    install_streams(monkeypatch, 7, log)
+    for name in set(kernels):
+        logged(monkeypatch, MODULES[name], name, log)
+    got = call()
+    fence = []
+    for name in kernels:
+        fence += [("record", "cupy"), ("wait", "external 7", "event of cupy"),
+                  ("launch", name),
+                  ("record", "external 7"), ("wait", "cupy", "event of external 7")]
+    assert log == fence
+    for g, w in zip(got if isinstance(got, tuple) else (got,),
+                    want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+def test_no_fence_when_triton_launches_on_cupys_stream(monkeypatch):
+    log = []
+    as_gpu(monkeypatch)
+    install_streams(monkeypatch, 0, log)
+    logged(monkeypatch, conv, "conv2d_kernel", log)
+    _launcher_calls()["conv2d"][0]()
+    assert log == [("launch", "conv2d_kernel")]
+
+
+def test_host_arrays_never_ask_for_streams(monkeypatch):
+    """On NumPy arrays (the interpreter) no stream is looked up: CuPy is never imported."""
+    def no_cupy():
+        raise AssertionError("CuPy asked for on host arrays")
+    monkeypatch.setattr(arrays, "cupy_module", no_cupy)
+    _launcher_calls()["conv2d"][0]()
