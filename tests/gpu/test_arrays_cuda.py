@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from minigan.ops.conv import Geometry
+from minigan.testing import Poisoned
 
 pytestmark = pytest.mark.gpu
 
@@ -19,19 +20,6 @@ extern "C" __global__ void slow_copy(const float* src, float* dst, long long n,
 }
 """
 SPINS = 500_000_000
-
-
-class NaNFilled:
-    """CuPy whose ``empty`` fills with NaN: an output read before its kernel wrote it shows."""
-
-    def __init__(self, cp):
-        self.cp = cp
-
-    def empty(self, shape, dtype):
-        return self.cp.full(shape, np.nan, dtype=dtype)
-
-    def __getattr__(self, name):
-        return getattr(self.cp, name)
 
 
 def _launchers():
@@ -72,7 +60,7 @@ def test_triton_launches_are_ordered_on_a_non_blocking_cupy_stream(name):
     with stream:
         late = cupy.full(first.shape, np.nan, np.float32)
         slow_copy((1,), (256,), (first, late, np.int64(first.size), np.int64(SPINS)))
-        got = [a.get() for a in _as_tuple(call(NaNFilled(cupy), late, *rest))]
+        got = [a.get() for a in _as_tuple(call(Poisoned(cupy), late, *rest))]
     for g, w in zip(got, want):
         assert not np.isnan(g).any(), f"{name}: an input read before it was written, or an " \
             "output before the kernel wrote it"

@@ -8,7 +8,7 @@ import pytest
 import minigan as mg
 from minigan.backend import implementation, use_implementation
 from minigan.ops.spectral import power_iteration_numpy, spectral_norm_power_iteration
-from minigan.testing import assert_close
+from minigan.testing import Poisoned, assert_close
 
 pytestmark = pytest.mark.gpu
 
@@ -22,19 +22,6 @@ SHAPES = [  # (M, N)
     (24576, 20),     # BigGAN-128 G linear z (20) -> 4x4x1536: few columns, few slabs
 ]
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5, np.float16: 2e-3}
-
-
-class Poisoned:
-    """CuPy, except that ``empty`` returns NaN-filled arrays (unwritten elements show)."""
-
-    def __init__(self, xp):
-        self.xp = xp
-
-    def empty(self, shape, dtype):
-        return self.xp.full(shape, np.nan, dtype=dtype)
-
-    def __getattr__(self, name):
-        return getattr(self.xp, name)
 
 
 def _relative(got, want):

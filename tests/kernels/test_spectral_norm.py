@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from minigan.ops.spectral import power_iteration_numpy
-from minigan.testing import assert_close
+from minigan.testing import Poisoned, assert_close
 
 triton_spectral = pytest.importorskip("minigan.kernels.spectral_norm")
 BLOCK = 8
@@ -23,20 +23,6 @@ TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-13), np.float32: dict(rtol=1e-
 
 def _host(a):
     return a if isinstance(a, np.ndarray) else a.get()
-
-
-class Poisoned:
-    """The array module, except that ``empty`` returns NaN-filled arrays: an element the
-    kernel forgets to write (an output, a partial sum, a slab's norm) turns up as NaN."""
-
-    def __init__(self, xp):
-        self.xp = xp
-
-    def empty(self, shape, dtype):
-        return self.xp.full(shape, np.nan, dtype=dtype)
-
-    def __getattr__(self, name):
-        return getattr(self.xp, name)
 
 
 def _run(xp, w, u, steps, eps=1e-12, **blocks):
