@@ -92,8 +92,11 @@ def _is_int(value: Any) -> bool:
 
 def int_pair(op: str, name: str, value: IntPair, minimum: int) -> tuple[int, int]:
     """(h, w) from an int or a pair of ints, each at least ``minimum`` (0 or 1)."""
-    if type(value) is int and value >= minimum:                  # the usual case, at once
+    if type(value) is int and value >= minimum:                  # the usual cases, at once
         return value, value
+    if (type(value) is tuple and len(value) == 2 and type(value[0]) is int
+            and type(value[1]) is int and min(value) >= minimum):
+        return value
     pair = (value, value) if _is_int(value) else (
         tuple(value) if isinstance(value, (tuple, list)) else None)
     if pair is None or len(pair) != 2 or not all(_is_int(v) for v in pair):

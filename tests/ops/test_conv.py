@@ -664,6 +664,11 @@ BAD_INPUTS = {  # name: (call, error type, message pattern)
     "non_integer_stride": (lambda: F.conv2d(X, W, groups=2, stride=1.5), TypeError,
                            r"conv2d: stride must be an int or a pair of ints, got 1.5 \("
                            + SHAPES),
+    "stride_of_three": (lambda: F.conv2d(X, W, groups=2, stride=(1, 1, 1)), TypeError,
+                        r"conv2d: stride must be an int or a pair of ints, got \(1, 1, 1\) \("
+                        + SHAPES),
+    "bool_in_a_pair": (lambda: F.conv2d(X, W, groups=2, dilation=(True, 1)), TypeError,
+                       r"conv2d: dilation must be an int or a pair of ints, got \(True, 1\)"),
     "same_padding_with_stride_2": (
         lambda: F.conv2d(X, W, groups=2, padding="same", stride=2), ValueError,
         r"conv2d: padding='same' needs stride 1, got stride 2 \(" + SHAPES),
