@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 triton = pytest.importorskip("triton")
+from minigan.backend import cuda_is_available  # noqa: E402
 from minigan.kernels import arrays, attention, conv, spectral_norm  # noqa: E402
 from minigan.kernels.arrays import cdiv, next_power_of_2  # noqa: E402
 from minigan.ops.conv import Geometry  # noqa: E402
@@ -39,6 +40,12 @@ def test_bench_launch_overhead_times_every_launcher():
         "conv2d", "conv_transpose2d", "conv2d_weight", "attention", "attention_backward",
         "spectral_norm_power_iteration", "adam_step(cuda)"]
     assert all(float(row[1]) > 0 for row in rows)
+
+
+# The fence tests run the kernels under the interpreter on NumPy arrays; where a GPU
+# compiles them instead, tests/gpu/test_arrays_cuda.py checks the fence on real streams.
+interpreted = pytest.mark.skipif(cuda_is_available(), reason="runs the kernels under "
+                                 "Triton's interpreter, which is off where a GPU is present")
 
 
 class StandInStream:
@@ -81,6 +88,7 @@ def install_streams(monkeypatch, triton_stream_ptr, log):
 
 
 def logged(monkeypatch, module, name, log):
+    """``module.name``, a kernel, logs each launch before running it."""
     kernel = getattr(module, name)
 
     class Logged:
@@ -126,6 +134,7 @@ MODULES = {"conv2d_kernel": conv, "conv_transpose2d_kernel": conv,
            "attention_dq_kernel": attention, "power_iteration_step_kernel": spectral_norm}
 
 
+@interpreted
 @pytest.mark.parametrize("launcher", [
     "conv2d", "conv_transpose2d", "conv2d_weight", "attention", "attention_backward",
     "spectral_norm_power_iteration"])
@@ -152,6 +161,7 @@ def test_launches_are_fenced_between_cupy_and_triton_streams(launcher, monkeypat
         np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
 
 
+@interpreted
 def test_no_fence_when_triton_launches_on_cupys_stream(monkeypatch):
     log = []
     as_gpu(monkeypatch)
@@ -161,6 +171,7 @@ def test_no_fence_when_triton_launches_on_cupys_stream(monkeypatch):
     assert log == [("launch", "conv2d_kernel")]
 
 
+@interpreted
 def test_host_arrays_never_ask_for_streams(monkeypatch):
     """On NumPy arrays (the interpreter) no stream is looked up: CuPy is never imported."""
     def no_cupy():
