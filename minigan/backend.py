@@ -177,12 +177,11 @@ class Implementation:
 # Default choice per device type when nothing is forced: the first available wins. The
 # order follows the measurements of BENCHMARKS.md: Triton's kernels were timed on an H100;
 # the CUDA C++ kernels (csrc/cuda) are not yet timed on a GPU, so they come second. Adam's
-# step, batch, instance and layer norm and leaky ReLU have no Triton kernel: on a GPU they
-# take csrc/cuda/adam.cuh (one launch per 32 parameters instead of about 14 CuPy kernels
-# per parameter),
-# csrc/cuda/normalization.cuh (one launch each way instead of about 21 and 13) and
-# csrc/cuda/activation.cuh (leaky ReLU and softplus, one launch each way instead of 2 and
-# 5, 8 and 10) when minigan._C has them; not yet timed either.
+# step, batch, instance and layer norm, leaky ReLU and softplus have no Triton kernel: on a
+# GPU they take csrc/cuda/adam.cuh (one launch per 32 parameters instead of about 14 CuPy
+# kernels per parameter), csrc/cuda/normalization.cuh (one launch each way instead of
+# about 21 and 13) and csrc/cuda/activation.cuh (one launch each way instead of 2 and 5
+# for leaky ReLU, 8 and 10 for softplus) when minigan._C has them; not yet timed either.
 # With autotuning on (below), the order only breaks ties: each shape gets its measured
 # fastest.
 PREFERENCE: dict[str, list[str]] = {
