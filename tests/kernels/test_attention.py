@@ -5,6 +5,11 @@ drawn shapes; NaN-poisoned outputs; empty inputs; bad input.
 
 Under the interpreter the tiles are 16 x 16 (``BLOCKS``), so that a partial tile costs
 a handful of programs."""
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
@@ -114,6 +119,29 @@ def test_a_tile_shape_that_does_not_fit_the_gpu_is_a_refusal(xp, monkeypatch, un
                                          r"do not fit this GPU: out of resource"):
         triton_attention.attention(*(xp.zeros((1, 1, 4, 2)) for _ in range(3)), 1.0, xp,
                                    blocks=ATTENTION_TILES["triton-128x64"])
+
+
+def test_default_tiles_compile_for_sm90_within_an_h100s_shared_memory():
+    """Compiled (not interpreted) for an H100 without a GPU: bench/attention_resources.py
+    with the default tiles. ``config`` keeps a streamed tile of k or v within 32 KB, so
+    square heads take the most shared memory (both streamed tiles at the bound): 128 and
+    256 wide in the three dtypes, each kernel that streams them."""
+    pytest.importorskip("triton.backends.nvidia")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    result = subprocess.run([sys.executable, str(root / "bench" / "attention_resources.py"),
+                             "--tiles", "triton", "--kernels", "forward", "dkdv", "dq",
+                             "--widths", "128x128", "256x256"],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "too much shared memory" not in result.stdout, result.stdout
+    rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert len(rows) == 3 * 2 * 3                     # dtypes x widths x kernels
+    assert {(row[1], row[2], row[4]) for row in rows} == {
+        (dtype, width, kernel) for dtype in ("float16", "float32", "float64")
+        for width in ("128", "256") for kernel in ("forward", "dkdv", "dq")}
+    for row in rows:
+        assert 0 < int(row[-1]) <= 227 * 1024, row
 
 
 @pytest.mark.parametrize("d, dv", [(1, 1), (5, 7), (17, 20), (16, 33)])

@@ -1,0 +1,75 @@
+"""What a Triton kernel costs an H100 in registers and shared memory, without a GPU.
+
+The kernel is compiled ahead of time for sm_90 (Triton's own compiler and ptxas; no GPU
+or driver needed) and its cubin read back with the cuobjdump that ships with Triton:
+
+* regs: registers per thread (255 is the most a thread can have);
+* stack: bytes of local memory per thread, where values that did not fit in registers
+  are spilled; STL / LDL count the spill stores and loads in the machine code;
+* smem: shared memory per program (an H100 gives a block at most 227 KB);
+* instrs: machine instructions in the kernel (prologue, pipelined loop and epilogue; a
+  static count, not the number executed).
+
+A spill costs a round trip through L1 (and beyond, if evicted) every time the value is
+needed. The numbers hold for this Triton version and kernel code; integer arguments are
+compiled as plain int32 (a launch on a GPU may specialise those equal to 1 or divisible
+by 16), so a GPU run tells what the kernels cost in time.
+
+Used by bench/conv_resources.py and bench/attention_resources.py.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+import tempfile
+from typing import Any
+
+H100_SHARED_MEMORY = 227 * 1024
+
+
+def refuse_the_interpreter() -> None:
+    """Exit with a message under TRITON_INTERPRET=1, which compiles nothing."""
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        raise SystemExit("unset TRITON_INTERPRET: the kernels must be compiled")
+
+
+def signature(kernel: Any, types: dict[str, str]) -> dict[str, str]:
+    """Triton's signature of ``kernel``: "constexpr" for its constexpr parameters, the
+    type in ``types`` for the others (by name), "i32" for those not named there."""
+    return {p.name: "constexpr" if p.is_constexpr else types.get(p.name, "i32")
+            for p in kernel.params}
+
+
+def resources(kernel: Any, types: dict[str, str], constants: dict[str, Any],
+              num_warps: int) -> dict[str, int]:
+    """Compile ``kernel`` for sm_90 with argument ``types`` (see ``signature``) and the
+    values of its constexpr parameters in ``constants``; regs, stack, stl, ldl, instrs
+    and smem of the result (module docstring)."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    sig = signature(kernel, types)
+    names = list(sig)
+    missing = sorted(n for n, t in sig.items() if t == "constexpr" and n not in constants)
+    if missing:
+        raise ValueError(f"{kernel.__name__}: no value for constexpr parameters {missing}")
+    source = ASTSource(kernel, sig, {(names.index(k),): v for k, v in constants.items()
+                                     if k in sig})
+    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32),
+                              options=dict(num_warps=num_warps))
+    cuobjdump = pathlib.Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump"
+    with tempfile.TemporaryDirectory() as folder:
+        cubin = pathlib.Path(folder) / "kernel.cubin"
+        cubin.write_bytes(compiled.asm["cubin"])
+        usage = subprocess.run([cuobjdump, "--dump-resource-usage", cubin], check=True,
+                               capture_output=True, text=True).stdout
+        sass = subprocess.run([cuobjdump, "-sass", cubin], check=True, capture_output=True,
+                              text=True).stdout
+    return dict(regs=int(re.search(r"REG:(\d+)", usage).group(1)),
+                stack=int(re.search(r"STACK:(\d+)", usage).group(1)),
+                stl=len(re.findall(r"\bSTL", sass)), ldl=len(re.findall(r"\bLDL", sass)),
+                instrs=len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass)),
+                smem=compiled.metadata.shared)
