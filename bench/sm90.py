@@ -51,6 +51,8 @@ def resources(kernel: Any, types: dict[str, str], constants: dict[str, Any],
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
+    from minigan.kernels.arrays import FP_FUSION      # as every launch asks
+
     sig = signature(kernel, types)
     names = list(sig)
     missing = sorted(n for n, t in sig.items() if t == "constexpr" and n not in constants)
@@ -58,8 +60,8 @@ def resources(kernel: Any, types: dict[str, str], constants: dict[str, Any],
         raise ValueError(f"{kernel.__name__}: no value for constexpr parameters {missing}")
     source = ASTSource(kernel, sig, {(names.index(k),): v for k, v in constants.items()
                                      if k in sig})
-    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32),
-                              options=dict(num_warps=num_warps))
+    options = dict(num_warps=num_warps, enable_fp_fusion=FP_FUSION)
+    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
     cuobjdump = pathlib.Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump"
     with tempfile.TemporaryDirectory() as folder:
         cubin = pathlib.Path(folder) / "kernel.cubin"

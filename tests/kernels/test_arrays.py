@@ -162,6 +162,29 @@ def test_launches_are_fenced_between_cupy_and_triton_streams(launcher, monkeypat
 
 
 @interpreted
+@pytest.mark.parametrize("launcher", [
+    "conv2d", "conv_transpose2d", "conv2d_weight", "attention", "attention_backward",
+    "spectral_norm_power_iteration"])
+def test_every_launch_asks_for_floating_point_fusion(launcher, monkeypatch):
+    """Each kernel of each launcher is launched with enable_fp_fusion=True, whatever the
+    default of the Triton installed."""
+    call, kernels = _launcher_calls()[launcher]
+    asked = []
+    for name in set(kernels):
+        kernel = getattr(MODULES[name], name)
+
+        class Spy:
+            def __getitem__(self, grid, kernel=kernel, name=name):
+                def run(*args, **meta):
+                    asked.append((name, meta.get("enable_fp_fusion")))
+                    kernel[grid](*args, **meta)
+                return run
+        monkeypatch.setattr(MODULES[name], name, Spy())
+    call()
+    assert asked == [(name, True) for name in kernels]
+
+
+@interpreted
 def test_no_fence_when_triton_launches_on_cupys_stream(monkeypatch):
     log = []
     as_gpu(monkeypatch)

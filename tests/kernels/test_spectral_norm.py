@@ -146,6 +146,7 @@ COMPILE = textwrap.dedent("""
     import triton, triton.language as tl
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
+    from minigan.kernels.arrays import FP_FUSION
     from minigan.kernels.spectral_norm import NUM_WARPS, blocks, power_iteration_step_kernel
     for weight, acc in (("fp32", "fp32"), ("fp64", "fp64"), ("fp16", "fp32")):
         signature = dict(
@@ -159,8 +160,8 @@ COMPILE = textwrap.dedent("""
                          BLOCK_N=block_n)
         source = ASTSource(power_iteration_step_kernel, signature,
                            {(names.index(k),): v for k, v in constants.items()})
-        kernel = triton.compile(source, target=GPUTarget("cuda", 90, 32),
-                                options=dict(num_warps=NUM_WARPS))
+        options = dict(num_warps=NUM_WARPS, enable_fp_fusion=FP_FUSION)
+        kernel = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
         print(weight, kernel.asm["ptx"].replace(chr(10), " "))
 """)
 
