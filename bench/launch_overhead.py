@@ -1,18 +1,32 @@
-"""Host time of minigan's Triton launchers, without a GPU: each kernel's launch replaced by
-a no-op, so what is timed is the Python around it (argument checks, strides, the grid,
-the pointer adapters, the meta-parameters, outputs allocated with NumPy), the work that
-precedes every kernel launch on a GPU. Triton's own launch path and CuPy's allocator are
-not in it.
+"""Host time of minigan's Triton launchers, without a GPU, in two columns:
+
+* "launcher": each kernel's launch replaced by a no-op, so what is timed is the Python
+  around it (argument checks, strides, the grid, the pointer adapters, the
+  meta-parameters, outputs allocated with NumPy);
+* "+ triton": the same launchers with Triton's own launch path too: ``kernel[grid](...)``
+  runs Triton's dispatch (binding and specialising every argument, the compiled-kernel
+  cache lookup, the launch metadata) against a driver that stands for an H100's
+  (``NoGpuDriver``: each kernel compiled for sm_90 on its first call, then "loaded" and
+  "launched" by no-ops). Left out: the argument packing of Triton's C launcher and the
+  CUDA driver's launch call itself, and CuPy's allocator.
+
+Both are the work that precedes every kernel launch on a GPU. The two columns are timed
+in alternating blocks.
 
 One launcher of the CUDA C++ kernels too, ``adam_step(cuda)``: Adam's step
 (minigan/cuda_kernels.py) on the 21 parameters of bench/train_step.py's DCGAN pair, one
 call per optimizer step, with its binding replaced by a no-op, on the stand-in CuPy
-arrays of bench/host_instructions.py.
+arrays of bench/host_instructions.py (no Triton column).
 
 Shapes: a DCGAN layer (64 x 64 x 16 x 16 -> 128 channels, 4x4 stride 2), SAGAN attention
 at N = 256 (64 images, queries and keys of 8 channels, values of 32), a 128 x 1024
 spectral-norm weight. conv2d_weight also sums its split partials, a real NumPy reduction
-here (a CuPy kernel on a GPU), so its row is mostly that sum.
+here (a CuPy kernel on a GPU), so its row is mostly that sum. Triton reads each pointer
+argument's ``data_ptr()``: CuPy's ``data.ptr`` on a GPU, two attribute reads, where NumPy's
+``ctypes.data`` costs about 1.5 µs; so ``KernelArg.data_ptr`` answers a constant here
+(the kernels never run), as cheaply as CuPy would. The outputs of the no-op launches are
+left as NumPy allocated them: conv2d_weight sums uninitialised partial sums, with NumPy's
+floating-point warnings off.
 
     python bench/launch_overhead.py [--calls 500] [--rounds 7]
 """
@@ -23,15 +37,17 @@ import os
 import statistics
 import time
 
-os.environ["TRITON_INTERPRET"] = "1"       # the kernels are never run: no GPU needed
+os.environ.pop("TRITON_INTERPRET", None)   # compiled kernels, launched by NoGpuDriver
 
 import contextlib  # noqa: E402
 import types  # noqa: E402
 
 import numpy as np  # noqa: E402
+from triton.backends.compiler import GPUTarget  # noqa: E402
+from triton.runtime import driver  # noqa: E402
 
 from minigan import cuda_kernels, extension, zoo  # noqa: E402
-from minigan.kernels import attention, conv, spectral_norm  # noqa: E402
+from minigan.kernels import arrays, attention, conv, spectral_norm  # noqa: E402
 from minigan.ops.conv import Geometry  # noqa: E402
 from host_instructions import StandInGpuArray  # noqa: E402  (bench/host_instructions.py)
 
@@ -48,6 +64,41 @@ class NoLaunch:
 
     def __getitem__(self, grid: tuple) -> object:
         return lambda *args, **meta: None
+
+
+class NoGpuDriver:
+    """Stands for Triton's CUDA driver on an H100 (sm_90, 227 KB of shared memory a
+    block): what ``JITFunction.run`` and ``CompiledKernel`` ask of it, with loading a
+    binary and launching it no-ops."""
+
+    class utils:
+        @staticmethod
+        def get_device_properties(device: int) -> dict:
+            return dict(max_shared_mem=227 * 1024, multiprocessor_count=132,
+                        max_num_regs=65536, warpSize=32)
+
+        @staticmethod
+        def load_binary(name: str, kernel: bytes, shared: int, device: int) -> tuple:
+            return "module", "function", 0, 0, 1024  # module, function, regs, spills, threads
+
+    class launcher_cls:
+        def __init__(self, src: object, metadata: object) -> None:
+            pass
+
+        def __call__(self, *args: object) -> None:
+            pass
+
+    def is_active(self) -> bool:
+        return True
+
+    def get_current_device(self) -> int:
+        return 0
+
+    def get_current_stream(self, device: int) -> int:
+        return 0
+
+    def get_current_target(self) -> GPUTarget:
+        return GPUTarget("cuda", 90, 32)
 
 
 def cases() -> dict:
@@ -87,25 +138,45 @@ def cuda_cases() -> dict:
         False)}
 
 
+def per_call(call, calls: int) -> float:
+    """µs per call over a block of ``calls`` calls."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        call()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=500, help="calls per timed block")
     parser.add_argument("--rounds", type=int, default=7, help="timed blocks per launcher")
     args = parser.parse_args()
-    for module, names in KERNELS.items():
-        for name in names:
-            setattr(module, name, NoLaunch())
-    print(f"{'launcher':<32}{'median µs':>10}{'min µs':>9}")
-    for name, call in {**cases(), **cuda_cases()}.items():
-        for _ in range(args.calls // 5):
-            call()                                                   # warm-up
-        samples = []
+    driver.set_active(NoGpuDriver())
+    arrays.KernelArg.data_ptr = lambda self: 1 << 20         # 16-byte aligned, as CuPy's
+    np.seterr(all="ignore")
+    kernels = {(module, name): getattr(module, name)
+               for module, names in KERNELS.items() for name in names}
+
+    def launches(real: bool) -> None:
+        for (module, name), kernel in kernels.items():
+            setattr(module, name, kernel if real else NoLaunch())
+
+    print(f"{'launcher':<32}{'launcher µs':>12}{'+ triton µs':>12}{'triton share':>13}")
+    for name, call in cases().items():
+        launches(True)
+        call()                                          # compiles its kernels for sm_90
+        samples: dict[bool, list[float]] = {False: [], True: []}
         for _ in range(args.rounds):
-            start = time.perf_counter()
-            for _ in range(args.calls):
-                call()
-            samples.append((time.perf_counter() - start) / args.calls * 1e6)
-        print(f"{name:<32}{statistics.median(samples):>10.1f}{min(samples):>9.1f}")
+            for real in (False, True):
+                launches(real)
+                per_call(call, args.calls // 5)                          # warm-up
+                samples[real].append(per_call(call, args.calls))
+        alone, whole = (statistics.median(samples[real]) for real in (False, True))
+        print(f"{name:<32}{alone:>12.1f}{whole:>12.1f}{1 - alone / whole:>13.2f}")
+    for name, call in cuda_cases().items():
+        per_call(call, args.calls // 5)
+        alone = statistics.median(per_call(call, args.calls) for _ in range(args.rounds))
+        print(f"{name:<32}{alone:>12.1f}{'-':>12}{'-':>13}")
 
 
 if __name__ == "__main__":
