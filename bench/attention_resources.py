@@ -1,7 +1,7 @@
 """What the Triton attention kernels cost an H100 in registers and shared memory, without
 a GPU.
 
-Each kernel of kernels/attention.py (the forward, and the backward's delta, dK/dV and dQ)
+Each kernel of kernels/attention.py (the forward, and the backward's dQ and dK/dV)
 is compiled ahead of time for sm_90 at each tile shape of ``minigan.kernels.ATTENTION_TILES``
 (the default "triton" takes ``config``'s sizes for the head widths), each dtype and each
 head width D, Dv, and its cubin read (bench/sm90.py: regs, stack, STL / LDL spill
@@ -12,7 +12,7 @@ and passed over by autotuning; the table marks it.
 
     python bench/attention_resources.py [--tiles triton triton-128x64]
                                         [--dtypes float32 float64 float16]
-                                        [--kernels forward delta dkdv dq]
+                                        [--kernels forward dq dkdv]
                                         [--widths 8x32 32x128 64x256 256x256]
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import argparse
 
 from sm90 import H100_SHARED_MEMORY, refuse_the_interpreter, resources  # bench/sm90.py
 
-KERNELS = ("forward", "delta", "dkdv", "dq")
+KERNELS = ("forward", "dq", "dkdv")
 DTYPES = ("float32", "float64", "float16")
 WIDTHS = ("8x32", "32x128", "64x256", "256x256")
 POINTER = {"float32": "*fp32", "float64": "*fp64", "float16": "*fp16"}

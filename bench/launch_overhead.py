@@ -53,8 +53,7 @@ from host_instructions import StandInGpuArray  # noqa: E402  (bench/host_instruc
 
 KERNELS = {
     conv: ("conv2d_kernel", "conv_transpose2d_kernel", "conv2d_weight_kernel"),
-    attention: ("attention_forward_kernel", "attention_delta_kernel",
-                "attention_dkdv_kernel", "attention_dq_kernel"),
+    attention: ("attention_forward_kernel", "attention_dq_kernel", "attention_dkdv_kernel"),
     spectral_norm: ("power_iteration_step_kernel",),
 }
 

@@ -462,8 +462,8 @@ PYBIND11_MODULE(_C, m) {
         py::arg("lse"), py::arg("batch"), py::arg("heads"), py::arg("nq"), py::arg("nk"),
         py::arg("d"), py::arg("dv"), py::arg("scale"), py::arg("stream"));
   m.def("cuda_attention_backward", &cuda_attention_backward,
-        "Fused attention backward (delta, dK/dV and dQ kernels) on device pointers; delta is "
-        "a (B, H, Nq) workspace.",
+        "Fused attention backward (a dQ kernel that also writes delta, then a dK/dV kernel) "
+        "on device pointers; delta is a (B, H, Nq) workspace.",
         py::arg("dtype"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"),
         py::arg("lse"), py::arg("grad_out"), py::arg("dq"), py::arg("dk"), py::arg("dv_out"),
         py::arg("delta"), py::arg("batch"), py::arg("heads"), py::arg("nq"), py::arg("nk"),

@@ -25,13 +25,17 @@ the saved lse, and with delta_i = sum_c dO_ic O_ic (= sum_j dP_ij P_ij):
     dV = P^T dO      dP = dO V^T      dS = P o (dP - delta)      dQ = scale dS K
     dK = scale dS^T Q
 
-Three kernels, none of them with atomics (so the result does not depend on scheduling):
-  1. ``attention_delta_kernel``: delta for every query row;
+Two kernels, none of them with atomics (so the result does not depend on scheduling),
+launched in this order:
+  1. ``attention_dq_kernel``: a program owns BLOCK_M queries. It first computes delta for
+     them from their O and dO tiles, and writes it out for kernel 2; then it walks all
+     keys for dQ.
   2. ``attention_dkdv_kernel``: a program owns BLOCK_N keys, keeps their K and V tiles and
-     the dK, dV accumulators, and walks all queries in tiles of BLOCK_M;
-  3. ``attention_dq_kernel``: a program owns BLOCK_M queries and walks all keys.
-P and dS are thus computed twice (once in 2, once in 3), the price of having every output
-tile written by exactly one program.
+     the dK, dV accumulators, and walks all queries in tiles of BLOCK_M, reading their
+     lse and delta.
+P and dS are thus computed twice (once in each kernel), the price of having every output
+tile written by exactly one program. delta needs no kernel of its own: the program that
+owns a query tile already loads its dO.
 
 Tiles. D and Dv need not be powers of two: the feature tiles are the next power of two
 (at least 16, the smallest ``tl.dot``) and loads are masked, with zeros, which leave the
@@ -129,35 +133,6 @@ def attention_forward_kernel(
 
 
 @triton.jit
-def attention_delta_kernel(
-    # pointers
-    out_ptr, do_ptr, delta_ptr,
-    # sizes
-    H, Nq, Dv,
-    # strides, in elements
-    stride_ob, stride_oh, stride_on, stride_od,
-    stride_dob, stride_doh, stride_don, stride_dod,
-    # meta-parameters
-    ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_DV: tl.constexpr,
-):
-    """delta_i = sum_c dO_ic O_ic for BLOCK_M query rows of one (batch, head)."""
-    tiles = tl.cdiv(Nq, BLOCK_M)
-    pid_m = tl.program_id(0) % tiles
-    bh = tl.program_id(0) // tiles
-    b = bh // H
-    h = bh % H
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_dv = tl.arange(0, BLOCK_DV)
-    mask = (offs_m[:, None] < Nq) & (offs_dv[None, :] < Dv)
-    o = tl.load(out_ptr + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_on
-                + offs_dv[None, :] * stride_od, mask=mask, other=0.0)
-    do = tl.load(do_ptr + b * stride_dob + h * stride_doh + offs_m[:, None] * stride_don
-                 + offs_dv[None, :] * stride_dod, mask=mask, other=0.0)
-    delta = tl.sum(o.to(ACC) * do.to(ACC), 1)
-    tl.store(delta_ptr + bh * Nq + offs_m, delta, mask=offs_m < Nq)
-
-
-@triton.jit
 def attention_dkdv_kernel(
     # pointers
     q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr,
@@ -237,13 +212,14 @@ def attention_dkdv_kernel(
 @triton.jit
 def attention_dq_kernel(
     # pointers
-    q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr,
+    q_ptr, k_ptr, v_ptr, out_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr,
     # sizes
     H, Nq, Nk, D, Dv,
     # strides, in elements
     stride_qb, stride_qh, stride_qn, stride_qd,
     stride_kb, stride_kh, stride_kn, stride_kd,
     stride_vb, stride_vh, stride_vn, stride_vd,
+    stride_ob, stride_oh, stride_on, stride_od,
     stride_dob, stride_doh, stride_don, stride_dod,
     stride_dqb, stride_dqh, stride_dqn, stride_dqd,
     # the scale as a sum of two float32s
@@ -253,7 +229,8 @@ def attention_dq_kernel(
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     BLOCK_DV: tl.constexpr,
 ):
-    """dQ for BLOCK_M queries of one (batch, head), summed over every key."""
+    """delta_i = sum_c dO_ic O_ic, then dQ summed over every key, for BLOCK_M queries of
+    one (batch, head)."""
     tiles = tl.cdiv(Nq, BLOCK_M)
     pid_m = tl.program_id(0) % tiles
     bh = tl.program_id(0) // tiles
@@ -261,19 +238,25 @@ def attention_dq_kernel(
     h = bh % H
     scale = tl.cast(scale_hi, ACC) + tl.cast(scale_lo, ACC)
 
-    # -- this program's queries, output gradients, lse and delta, loaded once ----------
+    # -- this program's queries, output gradients and lse, loaded once ------------------
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_d = tl.arange(0, BLOCK_D)
     offs_dv = tl.arange(0, BLOCK_DV)
     valid_m = offs_m < Nq
     q_mask = valid_m[:, None] & (offs_d[None, :] < D)
+    o_mask = valid_m[:, None] & (offs_dv[None, :] < Dv)
     q = tl.load(q_ptr + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qn
                 + offs_d[None, :] * stride_qd, mask=q_mask, other=0.0)
     do = tl.load(do_ptr + b * stride_dob + h * stride_doh + offs_m[:, None] * stride_don
-                 + offs_dv[None, :] * stride_dod,
-                 mask=valid_m[:, None] & (offs_dv[None, :] < Dv), other=0.0)
+                 + offs_dv[None, :] * stride_dod, mask=o_mask, other=0.0)
     lse = tl.load(lse_ptr + bh * Nq + offs_m, mask=valid_m, other=0.0)
-    delta = tl.load(delta_ptr + bh * Nq + offs_m, mask=valid_m, other=0.0)
+
+    # -- delta = rowsum(dO o O), here and for the dK/dV kernel -------------------------
+    o = tl.load(out_ptr + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_on
+                + offs_dv[None, :] * stride_od, mask=o_mask, other=0.0)
+    delta = tl.sum(o.to(ACC) * do.to(ACC), 1)
+    tl.store(delta_ptr + bh * Nq + offs_m, delta, mask=valid_m)
+
     k_base = k_ptr + b * stride_kb + h * stride_kh
     v_base = v_ptr + b * stride_vb + h * stride_vh
 
@@ -450,23 +433,21 @@ def attention_backward(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_out: Any
         dv[...] = 0
         return dq, dk, dv
     meta, warps = _tiles(blocks, d, width, q.dtype)
-    strides = (*_strides(q), *_strides(k), *_strides(v), *_strides(grad_out))
+    strides_q, strides_k, strides_v, strides_o, strides_do = (
+        _strides(a) for a in (q, k, v, out, grad_out))
     scale_parts = _scale_parts(op, scale)
 
-    delta = xp.empty((b, h, nq), dtype=acc)
-    launch(op, attention_delta_kernel, (cdiv(nq, meta["BLOCK_M"]) * b * h,), meta)(
-        KernelArg(out), KernelArg(grad_out), KernelArg(delta),
-        h, nq, width, *_strides(out), *_strides(grad_out),
-        ACC=_meta(q.dtype)["ACC"], BLOCK_M=meta["BLOCK_M"], BLOCK_DV=meta["BLOCK_DV"],
-        num_warps=warps)
+    delta = xp.empty((b, h, nq), dtype=acc)               # written by the dQ kernel
+    launch(op, attention_dq_kernel, (cdiv(nq, meta["BLOCK_M"]) * b * h,), meta)(
+        KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(out), KernelArg(grad_out),
+        KernelArg(lse), KernelArg(delta), KernelArg(dq),
+        h, nq, nk, d, width, *strides_q, *strides_k, *strides_v, *strides_o, *strides_do,
+        *_strides(dq), *scale_parts,
+        **_meta(q.dtype), **meta, num_warps=warps)
     launch(op, attention_dkdv_kernel, (cdiv(nk, meta["BLOCK_N"]) * b * h,), meta)(
         KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(grad_out), KernelArg(lse),
         KernelArg(delta), KernelArg(dk), KernelArg(dv),
-        h, nq, nk, d, width, *strides, *_strides(dk), *_strides(dv), *scale_parts,
-        **_meta(q.dtype), **meta, num_warps=warps)
-    launch(op, attention_dq_kernel, (cdiv(nq, meta["BLOCK_M"]) * b * h,), meta)(
-        KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(grad_out), KernelArg(lse),
-        KernelArg(delta), KernelArg(dq),
-        h, nq, nk, d, width, *strides, *_strides(dq), *scale_parts,
+        h, nq, nk, d, width, *strides_q, *strides_k, *strides_v, *strides_do,
+        *_strides(dk), *_strides(dv), *scale_parts,
         **_meta(q.dtype), **meta, num_warps=warps)
     return dq, dk, dv

@@ -27,14 +27,16 @@
 //     dV = P^T dO      dP = dO V^T      dS = P o (dP - delta)      dQ = scale dS K
 //     dK = scale dS^T Q
 //
-// Three kernels, none with atomics (the result does not depend on the order of blocks):
-//   1. attention_delta_kernel: delta for every query row (a block sums 8 rows);
+// Two kernels, none with atomics (the result does not depend on the order of blocks),
+// launched in this order:
+//   1. attention_dq_kernel: a block owns BM queries, keeps Q, dO and the dQ accumulator.
+//      It first computes delta for its rows from their dO and O tiles, and writes it out
+//      for kernel 2; then it walks all keys in tiles of BN;
 //   2. attention_dkdv_kernel: a block owns BN keys, keeps their K and V tiles and the dK,
-//      dV accumulators, and walks all queries in tiles of BM;
-//   3. attention_dq_kernel: a block owns BM queries, keeps Q, dO and the dQ accumulator,
-//      and walks all keys in tiles of BN.
-// P and dS are thus computed twice (in 2 and in 3), the price of having every output
-// element written by exactly one block.
+//      dV accumulators, and walks all queries in tiles of BM, reading their lse and delta.
+// P and dS are thus computed twice (once in each kernel), the price of having every
+// output element written by exactly one block. delta needs no kernel of its own: the
+// block that owns a query tile already loads its dO.
 //
 // Thread mapping. A block has 256 threads, seen as a 16 x 16 grid: tx = thread % 16,
 // ty = thread / 16. Every product of two tiles goes through one of two helpers:
@@ -64,10 +66,11 @@
 //     Q (BM, D), K (BN, D), V (BN, Dv)                       in T
 //     S, then P (BM, BN), acc (BM, Dv), m, l, alpha (BM)     in the accumulator type;
 // the dK/dV kernel K, V, dK, dV (BN, D or Dv), Q, dO (BM, D or Dv), P^T and dS^T (BN, BM),
-// lse and delta (BM); the dQ kernel Q, dO, dQ, K, V, dS (BM, BN), lse and delta. Each
-// launcher takes the largest BLOCK of 64, 32, 16 whose tiles fit max_shared_bytes()
-// (227 KiB on an H100): D = Dv = 256 gets 32 in float and 16 in double; SAGAN's D = C/8,
-// Dv = C/2 gets 64 in all three kernels up to C = 256 in float. If not even 16 fits, the
+// lse and delta (BM); the dQ kernel Q, dO, dQ, K, V (O in V's place before the first
+// tile of keys), dS (BM, BN), lse and delta. Each launcher takes the largest BLOCK of 64,
+// 32, 16 whose tiles fit max_shared_bytes() (227 KiB on an H100): D = Dv = 256 gets 32 in
+// float and 16 in double; SAGAN's D = C/8, Dv = C/2 gets 64 in all three kernels (the
+// forward and the two of the backward) up to C = 256 in float. If not even 16 fits, the
 // launcher raises std::runtime_error naming the kernel. Accumulator arrays come first in
 // the layout, so every array is aligned (an accumulator is at least as wide as an input
 // element).
@@ -106,8 +109,6 @@ using AccumulatorOf = typename Accumulator<T>::type;
 constexpr int kThreads = 256;          // a block: a 16 x 16 grid of threads
 constexpr int kSide = 16;              // tx = thread % 16, ty = thread / 16
 constexpr int kColumns = 4;            // product_ab: columns per thread in one pass
-constexpr int kDeltaLanes = 32;        // delta: the threads that share one query row
-constexpr int kDeltaRows = kThreads / kDeltaLanes;
 
 // The row stride of a shared tile of `width` columns: odd, so that one column of 16 rows
 // falls in 16 different banks.
@@ -375,33 +376,6 @@ __global__ void __launch_bounds__(kThreads)
   if (t < rows) lse[bh * nq + m0 + t] = m_row[t] + log_(l_row[t]);
 }
 
-// delta_i = sum_c dO_ic O_ic for kDeltaRows rows of the (B * H * Nq, Dv) arrays out and
-// grad_out: 32 threads per row sum strided columns, then one of them adds the 32 partial
-// sums in a fixed order. grid: ceil(B * H * Nq / kDeltaRows).
-template <typename T>
-__global__ void __launch_bounds__(kThreads)
-    attention_delta_kernel(const T* out, const T* grad_out, AccumulatorOf<T>* delta,
-                           int64_t rows, int dv) {
-  using Acc = AccumulatorOf<T>;
-  __shared__ Acc partial[kDeltaRows][kDeltaLanes];
-  const int lane = threadIdx.x % kDeltaLanes;
-  const int r = threadIdx.x / kDeltaLanes;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kDeltaRows + r;
-  Acc sum = Acc(0);
-  if (row < rows) {
-    for (int c = lane; c < dv; c += kDeltaLanes) {
-      sum += Acc(out[row * dv + c]) * Acc(grad_out[row * dv + c]);
-    }
-  }
-  partial[r][lane] = sum;
-  __syncthreads();
-  if (lane == 0 && row < rows) {
-    Acc total = Acc(0);
-    for (int i = 0; i < kDeltaLanes; ++i) total += partial[r][i];
-    delta[row] = total;
-  }
-}
-
 // dK and dV for BLOCK keys of one (batch, head), summed over every query; grid:
 // B * H * ceil(Nk / BLOCK). Works with transposed score tiles (keys down, queries
 // across), so that P^T and dS^T, the left operands of dV = P^T dO and dK = scale dS^T Q,
@@ -482,13 +456,13 @@ __global__ void __launch_bounds__(kThreads)
              [&](int n, int c) { return dv_acc[n * dv_stride + c]; });
 }
 
-// dQ for BLOCK queries of one (batch, head), summed over every key; grid:
-// B * H * ceil(Nq / BLOCK).
+// delta_i = sum_c dO_ic O_ic, written out for the dK/dV kernel, then dQ summed over every
+// key, for BLOCK queries of one (batch, head); grid: B * H * ceil(Nq / BLOCK).
 template <typename T, int BLOCK>
 __global__ void __launch_bounds__(kThreads)
-    attention_dq_kernel(const T* q, const T* k, const T* v, const T* grad_out,
-                        const AccumulatorOf<T>* lse, const AccumulatorOf<T>* delta, T* dq,
-                        int nq, int nk, int d, int dv, AccumulatorOf<T> scale) {
+    attention_dq_kernel(const T* q, const T* k, const T* v, const T* out, const T* grad_out,
+                        const AccumulatorOf<T>* lse, AccumulatorOf<T>* delta, T* dq, int nq,
+                        int nk, int d, int dv, AccumulatorOf<T> scale) {
   using Acc = AccumulatorOf<T>;
   const int t = threadIdx.x;
   const int tiles = (nq + BLOCK - 1) / BLOCK;
@@ -509,18 +483,28 @@ __global__ void __launch_bounds__(kThreads)
   const int dq_stride = padded(d);
   const int ds_stride = padded(BLOCK);
 
-  // -- this block's queries, output gradients, lse and delta, loaded once; dQ = 0 --------
+  // -- this block's queries, output gradients, lse and outputs, loaded once; dQ = 0 -------
   load_rows(q_tile, q + (bh * nq + m0) * d, queries, d);
   load_rows(do_tile, grad_out + (bh * nq + m0) * dv, queries, dv);
-  if (t < queries) {
-    lse_tile[t] = lse[bh * nq + m0 + t];
-    delta_tile[t] = delta[bh * nq + m0 + t];
-  }
+  load_rows(v_tile, out + (bh * nq + m0) * dv, queries, dv);  // O, where V goes later
+  if (t < queries) lse_tile[t] = lse[bh * nq + m0 + t];
   zero_tile(dq_acc, BLOCK, d);
+  __syncthreads();
+
+  // -- delta = rowsum(dO o O): a thread per query row, in column order --------------------
+  if (t < queries) {
+    const int stride = padded(dv);
+    Acc sum = Acc(0);
+    for (int c = 0; c < dv; ++c) {
+      sum += Acc(do_tile[t * stride + c]) * Acc(v_tile[t * stride + c]);
+    }
+    delta_tile[t] = sum;
+    delta[bh * nq + m0 + t] = sum;
+  }
 
   for (int n0 = 0; n0 < nk; n0 += BLOCK) {
     const int keys = rows_left(nk, n0, BLOCK);
-    __syncthreads();  // the previous tile's K and dS are read: overwrite them
+    __syncthreads();  // the previous tile's K and dS (at first: O and delta) are read
     load_rows(k_tile, k + (bh * nk + n0) * d, keys, d);
     load_rows(v_tile, v + (bh * nk + n0) * dv, keys, dv);
     __syncthreads();
@@ -661,13 +645,17 @@ void attention_backward(const T* q, const T* k, const T* v, const T* out, const 
   const T scale_t = static_cast<T>(scale);
   const Stream on = as_stream(stream);
 
-  // 1. delta = rowsum(dO o O): (B, H, Nq)
-  const char* delta_name = "attention_delta_kernel";
-  launch(delta_name, attention_delta_kernel<T>,
-         grid_of(delta_name, ceil_div(heads * sizes.nq, kDeltaRows)), dim3(kThreads), 0, on,
-         out, grad_out, delta, heads * sizes.nq, width);
+  // 1. delta = rowsum(dO o O): (B, H, Nq), and dQ: a block per tile of queries
+  const char* dq_name = "attention_dq_kernel";
+  const dim3 dq_grid = grid_of(dq_name, heads * ceil_div(sizes.nq, dq_block));
+  const size_t dq_shared = attention_shared_bytes<T>(sizes, dq_block).dq;
+  with_block(dq_block, [&](auto tile) {
+    launch(dq_name, attention_dq_kernel<T, decltype(tile)::value>, dq_grid, dim3(kThreads),
+           dq_shared, on, q, k, v, out, grad_out, lse, delta, dq, nq, nk, d, width, scale_t);
+  });
 
-  // 2. dK, dV: a block per tile of keys (it runs when Nq = 0 too, and writes zeros)
+  // 2. dK, dV: a block per tile of keys, after delta (it runs when Nq = 0 too, and
+  // writes zeros)
   const char* dkdv_name = "attention_dkdv_kernel";
   const dim3 dkdv_grid = grid_of(dkdv_name, heads * ceil_div(sizes.nk, dkdv_block));
   const size_t dkdv_shared = attention_shared_bytes<T>(sizes, dkdv_block).dkdv;
@@ -675,15 +663,6 @@ void attention_backward(const T* q, const T* k, const T* v, const T* out, const 
     launch(dkdv_name, attention_dkdv_kernel<T, decltype(tile)::value>, dkdv_grid,
            dim3(kThreads), dkdv_shared, on, q, k, v, grad_out, lse, delta, dk, dv, nq, nk, d,
            width, scale_t);
-  });
-
-  // 3. dQ: a block per tile of queries
-  const char* dq_name = "attention_dq_kernel";
-  const dim3 dq_grid = grid_of(dq_name, heads * ceil_div(sizes.nq, dq_block));
-  const size_t dq_shared = attention_shared_bytes<T>(sizes, dq_block).dq;
-  with_block(dq_block, [&](auto tile) {
-    launch(dq_name, attention_dq_kernel<T, decltype(tile)::value>, dq_grid, dim3(kThreads),
-           dq_shared, on, q, k, v, grad_out, lse, delta, dq, nq, nk, d, width, scale_t);
   });
 }
 

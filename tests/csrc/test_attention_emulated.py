@@ -1,6 +1,6 @@
 """csrc/cuda/attention.cuh, run on CPU threads by csrc/cuda/emulator.h, against the NumPy
-references of minigan/ops/attention.py: the forward (out, lse) and the three backward
-kernels (delta, dK/dV, dQ), on tiles of 16, 32 and 64 rows with partial tiles, odd
+references of minigan/ops/attention.py: the forward (out, lse) and the two backward
+kernels (dQ with delta, then dK/dV), on tiles of 16, 32 and 64 rows with partial tiles, odd
 feature sizes, huge logits, empty sizes and the launcher's choice of tile."""
 import ctypes
 
@@ -50,7 +50,7 @@ def kernels(library, kernel_call):
         return out, lse
 
     def backward(q, k, v, out, lse, grad_out, scale):
-        """(dq, dk, dv) of the three backward kernels, pre-filled with NaN, as is the
+        """(dq, dk, dv) of the two backward kernels, pre-filled with NaN, as is the
         delta workspace."""
         sizes = sizes_of(q, v)
         delta = np.full(library.emulated_attention_backward_workspace(pointer(sizes)), np.nan,

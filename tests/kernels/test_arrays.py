@@ -127,7 +127,7 @@ def _launcher_calls():
                       ["attention_forward_kernel"]),
         "attention_backward": (
             lambda: attention.attention_backward(q, k, v, out, lse, dout, 0.5, np),
-            ["attention_delta_kernel", "attention_dkdv_kernel", "attention_dq_kernel"]),
+            ["attention_dq_kernel", "attention_dkdv_kernel"]),
         "spectral_norm_power_iteration": (
             lambda: spectral_norm.spectral_norm_power_iteration(weight, u, 3, 1e-12, np),
             ["power_iteration_step_kernel"] * 3),
@@ -136,8 +136,8 @@ def _launcher_calls():
 
 MODULES = {"conv2d_kernel": conv, "conv_transpose2d_kernel": conv,
            "conv2d_weight_kernel": conv, "attention_forward_kernel": attention,
-           "attention_delta_kernel": attention, "attention_dkdv_kernel": attention,
-           "attention_dq_kernel": attention, "power_iteration_step_kernel": spectral_norm}
+           "attention_dkdv_kernel": attention, "attention_dq_kernel": attention,
+           "power_iteration_step_kernel": spectral_norm}
 
 
 @interpreted
