@@ -8,16 +8,38 @@ the tests run the same kernels under ``TRITON_INTERPRET=1`` on NumPy arrays.
 """
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
 import importlib.util
+import re
 from typing import Any, Callable
 
 from minigan.backend import register, xp
 
 
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def _release(name: str) -> tuple[int, int]:
+    """(major, minor) of the installed distribution ``name``: "3.6.0" -> (3, 6)."""
+    major, minor = re.match(r"(\d+)\.(\d+)", importlib.metadata.version(name)).groups()
+    return int(major), int(minor)
+
+
+@functools.cache
 def why_no_triton() -> str | None:
-    if importlib.util.find_spec("triton") is None:
+    """Why the Triton kernels cannot launch here, or None; asked at every dispatch on a
+    CUDA tensor, answered once. Triton's CUDA driver finds the device and its stream
+    through PyTorch in 3.6; from 3.8 it does without (read in the sources of 3.6.0 and
+    3.8.0; 3.7 is taken to be as 3.6)."""
+    if not _installed("triton"):
         return "triton is not installed (pip install minigan[gpu])"
+    if _release("triton") < (3, 8) and not _installed("torch"):
+        major, minor = _release("triton")
+        return (f"triton {major}.{minor} launches on a GPU only through PyTorch, which is not "
+                "installed: install PyTorch, or triton >= 3.8")
     return None
 
 
