@@ -5,7 +5,7 @@ Each kernel of kernels/attention.py (the forward, and the backward's dQ and dK/d
 is compiled ahead of time for sm_90 at each tile shape of ``minigan.kernels.ATTENTION_TILES``
 (the default "triton" takes ``config``'s sizes for the head widths), each dtype and each
 head width D, Dv, and its cubin read (bench/sm90.py: regs, stack, STL / LDL spill
-instructions, instrs, smem). The widths default to SAGAN's (queries and keys of C/8
+instructions and how many of them are in a loop, instrs, smem). The widths default to SAGAN's (queries and keys of C/8
 channels, values of C/2 for C = 64, 256, 512) and the widest the kernels take (256, 256).
 A tile that takes more than an H100's shared memory is refused at launch (ValueError)
 and passed over by autotuning; the table marks it.
@@ -63,7 +63,8 @@ def main() -> None:
     args = parser.parse_args()
     refuse_the_interpreter()
     print(f"{'tiles':<15}{'dtype':<9}{'D':>4}{'Dv':>5}  {'kernel':<9}{'blocks':<13}"
-          f"{'warps':>5}{'regs':>5}{'stack':>7}{'STL':>6}{'LDL':>6}{'instrs':>8}{'smem':>8}")
+          f"{'warps':>5}{'regs':>5}{'stack':>7}{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}"
+          f"{'smem':>8}")
     for name in args.tiles:
         for dtype in args.dtypes:
             for width in args.widths:
@@ -75,7 +76,8 @@ def main() -> None:
                     fits = "" if r["smem"] <= H100_SHARED_MEMORY else "  too much shared memory"
                     print(f"{name:<15}{dtype:<9}{d:>4}{dv:>5}  {kernel_name:<9}{blocks:<13}"
                           f"{tiles['num_warps']:>5}{r['regs']:>5}{r['stack']:>7}{r['stl']:>6}"
-                          f"{r['ldl']:>6}{r['instrs']:>8}{r['smem']:>8}{fits}", flush=True)
+                          f"{r['ldl']:>6}{r['in_loop']:>6}{r['instrs']:>8}{r['smem']:>8}{fits}",
+                          flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Each kernel of kernels/conv.py is compiled ahead of time for sm_90 at each tile shape of
 ``minigan.kernels.CONV_TILES`` and each dtype, and its cubin read (bench/sm90.py: regs,
-stack, STL / LDL spill instructions, instrs, smem). The kernels aim for no stack.
+stack, STL / LDL spill instructions and how many of them are in a loop, instrs, smem).
+The kernels aim for no stack.
 
     python bench/conv_resources.py [--tiles triton ...] [--dtypes float32 float64 float16]
                                    [--kernels conv2d conv_transpose2d conv2d_weight]
@@ -49,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     refuse_the_interpreter()
     print(f"{'tiles':<16}{'dtype':<9}{'kernel':<18}{'walk':<8}{'regs':>5}{'stack':>7}"
-          f"{'STL':>6}{'LDL':>6}{'instrs':>8}{'smem':>8}")
+          f"{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}{'smem':>8}")
     for name in args.tiles:
         for dtype in args.dtypes:
             for kernel_name in args.kernels:
@@ -59,7 +60,7 @@ def main() -> None:
                                          args.kernel_size)
                     fits = "" if r["smem"] <= H100_SHARED_MEMORY else "  too much shared memory"
                     print(f"{name:<16}{dtype:<9}{kernel_name:<18}{walk:<8}{r['regs']:>5}"
-                          f"{r['stack']:>7}{r['stl']:>6}{r['ldl']:>6}{r['instrs']:>8}"
+                          f"{r['stack']:>7}{r['stl']:>6}{r['ldl']:>6}{r['in_loop']:>6}{r['instrs']:>8}"
                           f"{r['smem']:>8}{fits}",
                           flush=True)
 

@@ -7,6 +7,9 @@ or driver needed) and its cubin read back with the cuobjdump that ships with Tri
 * stack: bytes of local memory per thread, where values that did not fit in registers
   are spilled; STL / LDL count the spill stores and loads in the machine code;
 * smem: shared memory per program (an H100 gives a block at most 227 KB);
+* in loop: how many of those STL / LDL lie inside a loop of the machine code (between a
+  backward branch and its target): the ones paid at every iteration, where the others
+  are paid once per program;
 * instrs: machine instructions in the kernel (prologue, pipelined loop and epilogue; a
   static count, not the number executed).
 
@@ -73,5 +76,18 @@ def resources(kernel: Any, types: dict[str, str], constants: dict[str, Any],
     return dict(regs=int(re.search(r"REG:(\d+)", usage).group(1)),
                 stack=int(re.search(r"STACK:(\d+)", usage).group(1)),
                 stl=len(re.findall(r"\bSTL", sass)), ldl=len(re.findall(r"\bLDL", sass)),
+                in_loop=spills_in_loops(sass),
                 instrs=len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass)),
                 smem=compiled.metadata.shared)
+
+
+def spills_in_loops(sass: str) -> int:
+    """The STL and LDL instructions of cuobjdump's ``sass`` that lie between a backward
+    branch (``BRA`` to a lower address) and its target."""
+    instructions = [(int(m.group(1), 16), m.group(2)) for m in
+                    re.finditer(r"^\s*/\*([0-9a-f]{4,})\*/\s*(.*?)\s*;", sass, re.M)]
+    loops = [(int(target.group(1), 16), at) for at, text in instructions
+             if (target := re.search(r"\bBRA\b.*?0x([0-9a-f]+)", text))
+             and int(target.group(1), 16) < at]
+    return sum(1 for at, text in instructions if re.search(r"\b(STL|LDL)\b", text)
+               and any(start <= at <= end for start, end in loops))

@@ -1,0 +1,40 @@
+"""Tests for bench/sm90.py's reading of machine code: which spill instructions lie in a
+loop (between a backward branch and its target), on hand-written SASS in cuobjdump's
+layout."""
+import importlib.util
+import pathlib
+
+spec = importlib.util.spec_from_file_location(
+    "sm90", pathlib.Path(__file__).resolve().parents[2] / "bench" / "sm90.py")
+sm90 = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sm90)
+
+SASS = """
+        Function : kernel
+        /*0000*/                   LDC R1, c[0x0][0x28] ;                 /* 0x00000a00ff017b82 */
+        /*0010*/                   STL [R1], R2 ;                         /* 0x0000000201007387 */
+        /*0020*/               @!P1 BRA 0x0080 ;                          /* 0x0000000400089947 */
+        /*0030*/                   LDL R3, [R1] ;                         /* 0x0000000001037983 */
+        /*0040*/                   FFMA R4, R3, R3, R4 ;                  /* 0x0000000303047223 */
+        /*0050*/                   STL.64 [R1+0x8], R4 ;                  /* 0x0000080401007387 */
+        /*0060*/                @P1 BRA 0x0030 ;                          /* 0xfffffffc00f01947 */
+        /*0070*/                   LDL R5, [R1+0x8] ;                     /* 0x0000080001057983 */
+        /*0080*/                   EXIT ;                                 /* 0x000000000000794d */
+        /*0090*/                   BRA 0x90;                              /* 0xfffffffc00fc7947 */
+"""
+
+
+def test_spills_between_a_backward_branch_and_its_target_are_in_the_loop():
+    """The loop is 0x30-0x60: its LDL and STL.64 count; the STL before it, the LDL after
+    it, the forward branch and the closing self-branch do not."""
+    assert sm90.spills_in_loops(SASS) == 2
+
+
+def test_no_backward_branch_no_loop():
+    assert sm90.spills_in_loops(SASS.replace("@P1 BRA 0x0030", "@P1 BRA 0x0070")) == 0
+
+
+def test_nested_loops_count_each_spill_once():
+    inner = SASS.replace("/*0070*/                   LDL R5, [R1+0x8] ;",
+                         "/*0070*/                @P2 BRA 0x0040 ;")
+    assert sm90.spills_in_loops(inner) == 2
