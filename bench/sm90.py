@@ -6,12 +6,12 @@ or driver needed) and its cubin read back with the cuobjdump that ships with Tri
 * regs: registers per thread (255 is the most a thread can have);
 * stack: bytes of local memory per thread, where values that did not fit in registers
   are spilled; STL / LDL count the spill stores and loads in the machine code;
-* smem: shared memory per program (an H100 gives a block at most 227 KB);
-* in loop: how many of those STL / LDL lie inside a loop of the machine code (between a
-  backward branch and its target): the ones paid at every iteration, where the others
-  are paid once per program;
+* in loop ("loop" in the tables): how many of those STL / LDL lie inside a loop of the
+  machine code (between a backward branch and its target): the ones paid at every
+  iteration, where the others are paid once per program;
 * instrs: machine instructions in the kernel (prologue, pipelined loop and epilogue; a
-  static count, not the number executed).
+  static count, not the number executed);
+* smem: shared memory per program (an H100 gives a block at most 227 KB).
 
 A spill costs a round trip through L1 (and beyond, if evicted) every time the value is
 needed. The numbers hold for this Triton version and kernel code; integer arguments are
@@ -48,8 +48,8 @@ def signature(kernel: Any, types: dict[str, str]) -> dict[str, str]:
 def resources(kernel: Any, types: dict[str, str], constants: dict[str, Any],
               num_warps: int) -> dict[str, int]:
     """Compile ``kernel`` for sm_90 with argument ``types`` (see ``signature``) and the
-    values of its constexpr parameters in ``constants``; regs, stack, stl, ldl, instrs
-    and smem of the result (module docstring)."""
+    values of its constexpr parameters in ``constants``; regs, stack, stl, ldl, in_loop,
+    instrs and smem of the result (module docstring)."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
