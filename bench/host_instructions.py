@@ -27,6 +27,7 @@ two-input op and one ``xp()`` lookup of the array module), on stand-in arrays th
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import types
 from typing import Callable
@@ -57,7 +58,7 @@ class StandInGpuArray:
     flags = types.SimpleNamespace(c_contiguous=True)
 
     def __init__(self, shape: tuple[int, ...] = (2, 3)) -> None:
-        self.shape, self.ndim, self.size = shape, len(shape), int(np.prod(shape))
+        self.shape, self.ndim, self.size = shape, len(shape), math.prod(shape)
         self.data = types.SimpleNamespace(ptr=id(self))
 
 

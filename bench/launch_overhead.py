@@ -13,10 +13,13 @@
 Both are the work that precedes every kernel launch on a GPU. The two columns are timed
 in alternating blocks.
 
-One launcher of the CUDA C++ kernels too, ``adam_step(cuda)``: Adam's step
-(minigan/cuda_kernels.py) on the 21 parameters of bench/train_step.py's DCGAN pair, one
-call per optimizer step, with its binding replaced by a no-op, on the stand-in CuPy
-arrays of bench/host_instructions.py (no Triton column).
+The launchers of the CUDA C++ kernels too (minigan/cuda_kernels.py, rows "(cuda)", in the
+first column): the convolutions and attention at the same shapes, and Adam's step on the
+21 parameters of bench/train_step.py's DCGAN pair (one call per optimizer step), each
+with its binding replaced by a no-op, on the stand-in CuPy arrays of
+bench/host_instructions.py, whose attributes are plain values and whose allocations
+are free. Left out there, as in the Triton column: the binding's argument conversion and
+the CUDA launch.
 
 Shapes: a DCGAN layer (64 x 64 x 16 x 16 -> 128 channels, 4x4 stride 2), SAGAN attention
 at N = 256 (64 images, queries and keys of 8 channels, values of 32), a 128 x 1024
@@ -122,19 +125,38 @@ def cases() -> dict:
 
 
 def cuda_cases() -> dict:
-    """The CUDA launchers' cases, with CuPy and minigan._C replaced by stand-ins."""
+    """The CUDA launchers' cases, with CuPy and minigan._C replaced by stand-ins: the
+    convolutions and attention at the shapes of ``cases``, and Adam."""
     cuda_kernels.cupy_module = lambda: types.SimpleNamespace(
         ascontiguousarray=lambda a: a,
+        empty=lambda shape, dtype: StandInGpuArray(shape if isinstance(shape, tuple)
+                                                   else (shape,)),
         cuda=types.SimpleNamespace(Device=lambda index: contextlib.nullcontext(),
                                    get_current_stream=lambda: types.SimpleNamespace(ptr=0)))
-    extension.C = types.SimpleNamespace(cuda_adam_step=lambda *args: None)
+    binding = lambda *args: None                                 # noqa: E731
+    extension.C = types.SimpleNamespace(
+        cuda_conv2d=binding, cuda_conv_transpose2d=binding, cuda_conv2d_weight=binding,
+        cuda_conv2d_weight_workspace=lambda sizes: 1 << 20, cuda_attention=binding,
+        cuda_attention_backward=binding, cuda_adam_step=binding)
+    x, w = StandInGpuArray((64, 64, 16, 16)), StandInGpuArray((128, 64, 4, 4))
+    dy, geo = StandInGpuArray((64, 128, 8, 8)), Geometry((2, 2), (1, 1), (1, 1), 1)
+    q, v = StandInGpuArray((64, 1, 256, 8)), StandInGpuArray((64, 1, 256, 32))
+    lse = StandInGpuArray((64, 1, 256))
     gan = zoo.build_gan(zoo.RECIPES["dcgan"], (3, 32, 32), 100, 64, "cpu")
     shapes = [p.shape for net in (gan.generator, gan.critic) for p in net.parameters()]
     lists = [[StandInGpuArray(shape) for shape in shapes] for _ in range(4)]
     n = len(shapes)
-    return {"adam_step(cuda)": lambda: cuda_kernels.adam_step(
-        *lists, [None] * n, [0.1] * n, [0.01] * n, 2e-4, 0.5, 0.999, 1e-8, 0.0, False,
-        False)}
+    return {
+        "conv2d(cuda)": lambda: cuda_kernels.conv2d(x, w, geo, (8, 8)),
+        "conv_transpose2d(cuda)": lambda: cuda_kernels.conv_transpose2d(dy, w, geo, (16, 16)),
+        "conv2d_weight(cuda)": lambda: cuda_kernels.conv2d_weight(x, dy, geo, (4, 4)),
+        "attention(cuda)": lambda: cuda_kernels.attention(q, q, v, 0.3),
+        "attention_backward(cuda)": lambda: cuda_kernels.attention_backward(
+            q, q, v, v, lse, v, 0.3),
+        "adam_step(cuda)": lambda: cuda_kernels.adam_step(
+            *lists, [None] * n, [0.1] * n, [0.01] * n, 2e-4, 0.5, 0.999, 1e-8, 0.0, False,
+            False),
+    }
 
 
 def per_call(call, calls: int) -> float:

@@ -49,6 +49,28 @@ def test_arrays_of_another_dtype_are_refused_naming_the_op_and_each_dtype():
                                            1e-12)
 
 
+class GpuArray:
+    """Answers what the checks ask of a float32 CuPy array on GPU ``index``."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, shape, index=0):
+        self.shape, self.ndim, self.size = shape, len(shape), int(np.prod(shape))
+        self.device = type("CudaDevice", (), {"id": index})()
+
+
+def test_arrays_on_different_devices_are_refused_naming_each_device():
+    w = GpuArray((4, 3))
+    with pytest.raises(ValueError, match=r"spectral_norm_power_iteration \(cuda\): all arrays "
+                                         r"must be on one device, got weight on cuda:0, u on "
+                                         r"cpu"):
+        cuda_kernels.check_power_iteration(w, np.zeros(4, np.float32), 1, 1e-12)
+    with pytest.raises(ValueError, match=r"got x on cuda:1, weight on cuda:0"):
+        cuda_kernels.check_conv("conv2d", GpuArray((1, 3, 4, 4), 1), GpuArray((2, 3, 1, 1)),
+                                mg.ops.conv.Geometry((1, 1), (0, 0), (1, 1), 1))
+    assert cuda_kernels.check_power_iteration(w, GpuArray((4,)), 1, 1e-12) == "float32"
+
+
 def test_power_iteration_checks_shapes_iterations_and_eps():
     w = np.zeros((4, 3))
     with pytest.raises(ValueError, match=r"needs weight \(M, N\) and u \(M,\), got weight "
