@@ -332,25 +332,32 @@ def _strides(array: Any) -> tuple[int, ...]:
     return tuple(s // array.itemsize for s in array.strides)
 
 
+def _shapes(arrays: tuple[Any, ...]) -> str:
+    """The shapes for an error message, built only when one is raised."""
+    return ", ".join(str(tuple(a.shape)) for a in arrays)
+
+
 def _check(op: str, q: Any, k: Any, v: Any, *others: Any) -> None:
     """Shapes (B, H, Nq, D), (B, H, Nk, D), (B, H, Nk, Dv) and, for the backward, out
     and grad_out (B, H, Nq, Dv); one supported dtype; int32-addressable sizes."""
     arrays = (q, k, v, *others)
-    shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
     dtypes = {dtype_name(a.dtype) for a in arrays}
     if len(dtypes) != 1 or not dtypes <= set(_DTYPES):
         raise TypeError(f"{op} (triton): needs float16, float32 or float64 arrays of one "
                         f"dtype, got {sorted(dtypes)}")
     if any(a.ndim != 4 for a in arrays):
-        raise ValueError(f"{op} (triton): needs 4-D (B, H, N, D) arrays, got shapes {shapes}")
+        raise ValueError(f"{op} (triton): needs 4-D (B, H, N, D) arrays, got shapes "
+                         f"{_shapes(arrays)}")
     b, h, nq, d = q.shape
     nk, dv = v.shape[2], v.shape[3]
     if (tuple(k.shape) != (b, h, nk, d) or tuple(v.shape[:2]) != (b, h)
             or any(tuple(a.shape) != (b, h, nq, dv) for a in others)):
         raise ValueError(f"{op} (triton): shapes do not fit q (B, H, Nq, D), k (B, H, Nk, D), "
-                         f"v (B, H, Nk, Dv), out and grad_out (B, H, Nq, Dv): got {shapes}")
+                         f"v (B, H, Nk, Dv), out and grad_out (B, H, Nq, Dv): got "
+                         f"{_shapes(arrays)}")
     if nk == 0:
-        raise ValueError(f"{op} (triton): needs at least one key, got shapes {shapes}")
+        raise ValueError(f"{op} (triton): needs at least one key, got shapes "
+                         f"{_shapes(arrays)}")
     if max(d, dv) > MAX_HEAD_DIM:
         raise ValueError(f"{op} (triton): feature sizes D = {d} and Dv = {dv} must be at most "
                          f"{MAX_HEAD_DIM} (a program keeps whole rows); use the numpy "
