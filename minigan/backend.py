@@ -142,6 +142,13 @@ def device_of(array: Any) -> Device:
     return Device("cuda", int(array.device.id))
 
 
+def device_index(array: Any) -> int:
+    """-1 for a raw NumPy array, else the CuPy array's GPU: ``device_of`` as a key that is
+    cheap to compare, for checks that run at every launch (a ``Device`` costs about a
+    microsecond to build and print)."""
+    return -1 if isinstance(array, (np.ndarray, np.generic)) else array.device.id
+
+
 def to_device(array: Any, target: Device) -> Any:
     """Copy ``array`` to ``target`` (no copy when it is already there; a bare ``"cuda"``
     means GPU 0)."""

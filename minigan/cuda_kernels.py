@@ -16,10 +16,9 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-import numpy as np
-
 from minigan import extension
-from minigan.backend import cupy_module, device_of, dtype_name, implementations, register
+from minigan.backend import (cupy_module, device_index, device_of, dtype_name,
+                             implementations, register)
 
 _DTYPES = ("float32", "float64")
 
@@ -41,13 +40,6 @@ def _shapes(arrays: dict[str, Any]) -> str:
     return ", ".join(f"{name} {tuple(a.shape)}" for name, a in arrays.items())
 
 
-def _device_index(array: Any) -> int:
-    """-1 for a NumPy array, else the CuPy array's GPU: a key that is cheap to compare (a
-    ``Device`` costs about a microsecond to build and print, and every launcher checks
-    its arrays, Adam's four per parameter)."""
-    return -1 if isinstance(array, np.ndarray) else array.device.id
-
-
 def check_arrays(op: str, arrays: dict[str, Any], ndim: int | None = None) -> str:
     """One dtype (float32 or float64) and one device for all ``arrays`` (name -> array),
     each ``ndim``-dimensional when given; returns the dtype's name."""
@@ -56,7 +48,7 @@ def check_arrays(op: str, arrays: dict[str, Any], ndim: int | None = None) -> st
         found = ", ".join(f"{name} {a.dtype}" for name, a in arrays.items())
         raise TypeError(f"{op} (cuda): needs float32 or float64 arrays of one dtype, got "
                         f"{found}")
-    devices = {_device_index(a) for a in arrays.values()}
+    devices = {device_index(a) for a in arrays.values()}
     if len(devices) != 1:
         found = ", ".join(f"{name} on {device_of(a)}" for name, a in arrays.items())
         raise ValueError(f"{op} (cuda): all arrays must be on one device, got {found}")
@@ -164,7 +156,7 @@ def check_adam_step(params: Sequence[Any], grads: Sequence[Any], exp_avgs: Seque
     if not arrays:
         return None
     dtypes = {a.dtype for a in arrays}
-    devices = {_device_index(a) for a in arrays}
+    devices = {device_index(a) for a in arrays}
     if len(dtypes) != 1 or dtype_name(next(iter(dtypes))) not in _DTYPES or len(devices) != 1:
         for k in range(len(params)):     # the parameter whose arrays disagree, by name
             check_arrays("adam_step", _adam_arrays(lists, k))

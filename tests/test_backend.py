@@ -26,6 +26,13 @@ def test_array_module_of_numpy_arrays():
     assert backend.device_of(np.ones(2)) == "cpu"
 
 
+def test_device_index_is_device_of_as_a_cheap_key():
+    """-1 for NumPy arrays (and scalars), the GPU for anything answering ``.device.id``."""
+    gpu = type("GpuArray", (), {"device": type("CudaDevice", (), {"id": 1})()})()
+    assert backend.device_index(np.ones(2)) == backend.device_index(np.float32(1)) == -1
+    assert backend.device_index(gpu) == 1 and backend.device_of(gpu) == "cuda:1"
+
+
 def test_cupy_is_not_imported_for_cpu_work():
     code = ("import sys, minigan as mg; x = mg.randn(3, requires_grad=True); "
             "(x * x).sum().backward(); mg.info(); print('cupy' in sys.modules)")
