@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from sm90 import H100_SHARED_MEMORY, refuse_the_interpreter, resources  # bench/sm90.py
+from sm90 import COLUMNS, cells, refuse_the_interpreter, resources  # bench/sm90.py
 
 KERNELS = ("forward", "dq", "dkdv")
 DTYPES = ("float32", "float64", "float16")
@@ -63,8 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     refuse_the_interpreter()
     print(f"{'tiles':<15}{'dtype':<9}{'D':>4}{'Dv':>5}  {'kernel':<9}{'blocks':<13}"
-          f"{'warps':>5}{'regs':>5}{'stack':>7}{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}"
-          f"{'smem':>8}")
+          f"{'warps':>5}{COLUMNS}")
     for name in args.tiles:
         for dtype in args.dtypes:
             for width in args.widths:
@@ -73,11 +72,8 @@ def main() -> None:
                 blocks = f"{tiles['BLOCK_M']}x{tiles['BLOCK_N']}"
                 for kernel_name in args.kernels:
                     r = compile_for_sm90(kernel_name, tiles, dtype)
-                    fits = "" if r["smem"] <= H100_SHARED_MEMORY else "  too much shared memory"
                     print(f"{name:<15}{dtype:<9}{d:>4}{dv:>5}  {kernel_name:<9}{blocks:<13}"
-                          f"{tiles['num_warps']:>5}{r['regs']:>5}{r['stack']:>7}{r['stl']:>6}"
-                          f"{r['ldl']:>6}{r['in_loop']:>6}{r['instrs']:>8}{r['smem']:>8}{fits}",
-                          flush=True)
+                          f"{tiles['num_warps']:>5}{cells(r)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from sm90 import H100_SHARED_MEMORY, refuse_the_interpreter, resources  # bench/sm90.py
+from sm90 import COLUMNS, cells, refuse_the_interpreter, resources  # bench/sm90.py
 
 KERNELS = ("conv2d", "conv_transpose2d", "conv2d_weight")
 DTYPES = ("float32", "float64", "float16")
@@ -49,8 +49,7 @@ def main() -> None:
                         help="taps a side: 4 (DCGAN's layers), 3 (BigGAN's)")
     args = parser.parse_args()
     refuse_the_interpreter()
-    print(f"{'tiles':<16}{'dtype':<9}{'kernel':<18}{'walk':<8}{'regs':>5}{'stack':>7}"
-          f"{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}{'smem':>8}")
+    print(f"{'tiles':<16}{'dtype':<9}{'kernel':<18}{'walk':<8}{COLUMNS}")
     for name in args.tiles:
         for dtype in args.dtypes:
             for kernel_name in args.kernels:
@@ -58,10 +57,7 @@ def main() -> None:
                 for walk in walks:
                     r = compile_for_sm90(kernel_name, CONV_TILES[name], dtype, walk != "flat",
                                          args.kernel_size)
-                    fits = "" if r["smem"] <= H100_SHARED_MEMORY else "  too much shared memory"
-                    print(f"{name:<16}{dtype:<9}{kernel_name:<18}{walk:<8}{r['regs']:>5}"
-                          f"{r['stack']:>7}{r['stl']:>6}{r['ldl']:>6}{r['in_loop']:>6}{r['instrs']:>8}"
-                          f"{r['smem']:>8}{fits}",
+                    print(f"{name:<16}{dtype:<9}{kernel_name:<18}{walk:<8}{cells(r)}",
                           flush=True)
 
 

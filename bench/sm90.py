@@ -30,6 +30,15 @@ import tempfile
 from typing import Any
 
 H100_SHARED_MEMORY = 227 * 1024
+COLUMNS = f"{'regs':>5}{'stack':>7}{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}{'smem':>8}"
+
+
+def cells(r: dict[str, int]) -> str:
+    """The columns of ``COLUMNS`` for the resources ``r``, and a mark when the shared
+    memory is more than an H100 gives a block (the launch is refused there)."""
+    fits = "" if r["smem"] <= H100_SHARED_MEMORY else "  too much shared memory"
+    return (f"{r['regs']:>5}{r['stack']:>7}{r['stl']:>6}{r['ldl']:>6}{r['in_loop']:>6}"
+            f"{r['instrs']:>8}{r['smem']:>8}{fits}")
 
 
 def refuse_the_interpreter() -> None:
