@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = [
     "Device", "device", "xp", "device_of", "dtype_name", "cupy_module", "cuda_is_available",
-    "register", "implementation", "implementations", "use_implementation",
+    "why_no_cuda", "cuda_device", "register", "implementation", "implementations", "use_implementation",
     "set_implementation", "registered_ops", "run", "set_autotune", "autotune_enabled",
     "autotuning", "tuning_results", "clear_tuning", "Tuning",
 ]
@@ -102,14 +102,43 @@ def cupy_module() -> Any:
         ) from err
 
 
+def why_no_cuda() -> str | None:
+    """None when CuPy is installed and sees at least one GPU, else why not: CuPy missing,
+    no GPU, or CuPy's own error (a driver older than CuPy's CUDA runtime, say). Imports
+    CuPy if present."""
+    if importlib.util.find_spec("cupy") is None:
+        return "CuPy is not installed"
+    try:
+        count = cupy_module().cuda.runtime.getDeviceCount()
+    except Exception as err:  # a missing driver or runtime, whatever CuPy raises
+        return f"CuPy sees no usable GPU ({type(err).__name__}: {err})"
+    return None if count > 0 else "CuPy sees no GPU"
+
+
 def cuda_is_available() -> bool:
     """True when CuPy is installed and sees at least one GPU. Imports CuPy if present."""
-    if importlib.util.find_spec("cupy") is None:
-        return False
-    try:
-        return cupy_module().cuda.runtime.getDeviceCount() > 0
-    except Exception:  # a missing driver or runtime, whatever CuPy raises: no usable GPU
-        return False
+    return why_no_cuda() is None
+
+
+_CHECKED_GPUS: set[int] = set()
+
+
+def cuda_device(index: int) -> Any:
+    """CuPy's ``Device(index)``, to make arrays on GPU ``index`` inside ``with``. The first
+    time an index is asked for, it is checked: where CuPy sees no such GPU, the error says
+    so and why (CuPy's own error would come from deep inside CuPy, at the first
+    allocation)."""
+    cp = cupy_module()
+    if index not in _CHECKED_GPUS:
+        why = why_no_cuda()
+        if why is not None:
+            raise RuntimeError(f"device cuda:{index}: no GPU available: {why}")
+        count = cp.cuda.runtime.getDeviceCount()
+        if not 0 <= index < count:
+            raise RuntimeError(f"device cuda:{index}: CuPy sees {count} GPU"
+                               f"{'' if count == 1 else 's'}, cuda:0 to cuda:{count - 1}")
+        _CHECKED_GPUS.add(index)
+    return cp.cuda.Device(index)
 
 
 def _is_numpy(array: Any) -> bool:
@@ -158,9 +187,8 @@ def to_device(array: Any, target: Device) -> Any:
         return array
     if target.type == "cpu":
         return array.get()
-    cp = cupy_module()
-    with cp.cuda.Device(index):
-        return cp.asarray(array)
+    with cuda_device(index):
+        return cupy_module().asarray(array)
 
 
 # --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from minigan.backend import Device, device as parse_device, to_device
+from minigan.backend import Device, cuda_device, cupy_module, device as parse_device, to_device
 from minigan.random import Generator, default_generator
 from minigan.tensor import Tensor, as_dtype, get_default_dtype, int64
 
@@ -83,10 +83,9 @@ def _filled(size: tuple, value: Any, dtype: Any, device: Any, requires_grad: boo
     target = parse_device(device)
     if target.type == "cpu":
         return Tensor(np.full(_size(size), value, dtype=dtype), requires_grad=requires_grad)
-    from minigan.backend import cupy_module
-    cp = cupy_module()
-    with cp.cuda.Device(target.index or 0):
-        return Tensor(cp.full(_size(size), value, dtype=dtype), requires_grad=requires_grad)
+    with cuda_device(target.index or 0):
+        return Tensor(cupy_module().full(_size(size), value, dtype=dtype),
+                      requires_grad=requires_grad)
 
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None,

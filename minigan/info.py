@@ -27,13 +27,14 @@ def info_text() -> str:
     has_cupy = importlib.util.find_spec("cupy") is not None
     cupy_version = backend.cupy_module().__version__ if has_cupy else "not installed"
     lines.append(f"cupy {cupy_version}, triton {_version('triton')}")
-    if has_cupy and backend.cuda_is_available():
+    why_no_cuda = backend.why_no_cuda()
+    if why_no_cuda is None:
         cp = backend.cupy_module()
         for i in range(cp.cuda.runtime.getDeviceCount()):
             name = cp.cuda.runtime.getDeviceProperties(i)["name"].decode()
             lines.append(f"cuda:{i} {name}")
     else:
-        lines.append("cuda: no GPU available")
+        lines.append(f"cuda: no GPU available: {why_no_cuda}")
     from minigan import extension
     if extension.C is None:
         lines.append(f"C++ kernels: {extension.WHY_NOT_BUILT}")

@@ -2,16 +2,17 @@
 session-wide $MINIGAN_CACHE."""
 import pytest
 
-from minigan.backend import cuda_is_available
+from minigan.backend import why_no_cuda
 from minigan.testing.strategies import register_profiles
 
 register_profiles()
 
 
 def pytest_collection_modifyitems(config, items):
-    if cuda_is_available():
+    why = why_no_cuda()
+    if why is None:
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU with CuPy")
+    skip = pytest.mark.skip(reason=f"needs a CUDA GPU with CuPy: {why}")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)

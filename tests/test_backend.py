@@ -10,6 +10,7 @@ import pytest
 
 import minigan as mg
 from minigan import backend
+from minigan.info import info_text
 
 
 def test_device_parsing_and_equality():
@@ -34,11 +35,80 @@ def test_device_index_is_device_of_as_a_cheap_key():
 
 
 def test_cupy_is_not_imported_for_cpu_work():
-    code = ("import sys, minigan as mg; x = mg.randn(3, requires_grad=True); "
-            "(x * x).sum().backward(); mg.info(); print('cupy' in sys.modules)")
+    """CPU work never imports CuPy; ``minigan.info()``, asked about GPUs, imports it where
+    it is installed."""
+    code = ("import importlib.util, sys, minigan as mg; x = mg.randn(3, requires_grad=True); "
+            "(x * x).sum().backward(); print('cupy' in sys.modules); mg.info(); "
+            "print('cupy' in sys.modules, importlib.util.find_spec('cupy') is not None)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip().endswith("False")
+                         check=True).stdout.splitlines()
+    assert out[0] == "False"
+    imported, installed = out[-1].split()
+    assert imported == installed
+
+
+def fake_cupy(monkeypatch, get_device_count):
+    """A stand-in ``cupy`` module whose ``cuda.runtime.getDeviceCount`` is the given
+    function."""
+    import importlib.machinery
+    import types
+    module = types.ModuleType("cupy")
+    module.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
+    module.__version__ = "0.0 (stand-in)"
+    module.cuda = types.SimpleNamespace(
+        runtime=types.SimpleNamespace(getDeviceCount=get_device_count),
+        Device=lambda index: f"CuPy's Device({index})")
+    monkeypatch.setitem(sys.modules, "cupy", module)
+    monkeypatch.setattr(backend, "_CHECKED_GPUS", set())
+
+
+def test_why_no_cuda_says_what_is_missing(monkeypatch):
+    """The reason names the missing piece; CuPy's own error is passed on (here the one it
+    raises where the driver is older than its CUDA runtime, as on a machine without a
+    GPU)."""
+    class CUDARuntimeError(RuntimeError):
+        pass
+
+    def old_driver():
+        raise CUDARuntimeError("cudaErrorInsufficientDriver: CUDA driver version is "
+                               "insufficient for CUDA runtime version")
+
+    fake_cupy(monkeypatch, old_driver)
+    assert backend.why_no_cuda() == (
+        "CuPy sees no usable GPU (CUDARuntimeError: cudaErrorInsufficientDriver: CUDA driver "
+        "version is insufficient for CUDA runtime version)")
+    assert not backend.cuda_is_available() and not mg.cuda.is_available()
+    assert "cuda: no GPU available: CuPy sees no usable GPU (CUDARuntimeError" in info_text()
+    fake_cupy(monkeypatch, lambda: 0)
+    assert backend.why_no_cuda() == "CuPy sees no GPU" and mg.cuda.device_count() == 0
+    fake_cupy(monkeypatch, lambda: 2)
+    assert backend.why_no_cuda() is None and backend.cuda_is_available()
+    monkeypatch.setattr(backend.importlib.util, "find_spec", lambda name: None)
+    assert backend.why_no_cuda() == "CuPy is not installed"
+
+
+def test_making_a_cuda_tensor_without_that_gpu_says_why(monkeypatch):
+    """Tensors made on, or moved to, a GPU that CuPy cannot use fail with the device and
+    the reason, before CuPy allocates anything."""
+    def no_driver():
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+
+    fake_cupy(monkeypatch, no_driver)
+    reason = (r"device cuda:0: no GPU available: CuPy sees no usable GPU \(RuntimeError: "
+              r"cudaErrorNoDevice")
+    with pytest.raises(RuntimeError, match=reason):
+        mg.zeros(2, 3, device="cuda")
+    with pytest.raises(RuntimeError, match=reason):
+        mg.ones(2, device="cuda:0")
+    with pytest.raises(RuntimeError, match=reason):
+        mg.randn(2).to("cuda")
+    fake_cupy(monkeypatch, lambda: 1)
+    with pytest.raises(RuntimeError, match=r"device cuda:1: CuPy sees 1 GPU, cuda:0 to cuda:0"):
+        mg.tensor([1.0, 2.0], device="cuda:1")
+    fake_cupy(monkeypatch, lambda: 2)
+    with pytest.raises(RuntimeError, match=r"device cuda:5: CuPy sees 2 GPUs, cuda:0 to cuda:1"):
+        backend.cuda_device(5)
+    assert backend.cuda_device(1) == "CuPy's Device(1)" and backend._CHECKED_GPUS == {1}
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int64", "bool"])
