@@ -1,17 +1,21 @@
-"""Host time of minigan's Triton launchers, without a GPU, in two columns:
+"""Host time of minigan's Triton launchers, without a GPU, in three columns:
 
 * "launcher": each kernel's launch replaced by a no-op, so what is timed is the Python
   around it (argument checks, strides, the grid, the pointer adapters, the
   meta-parameters, outputs allocated with NumPy);
-* "+ triton": the same launchers with Triton's own launch path too: ``kernel[grid](...)``
-  runs Triton's dispatch (binding and specialising every argument, the compiled-kernel
-  cache lookup, the launch metadata) against a driver that stands for an H100's
-  (``NoGpuDriver``: each kernel compiled for sm_90 on its first call, then "loaded" and
-  "launched" by no-ops). Left out: the argument packing of Triton's C launcher and the
-  CUDA driver's launch call itself, and CuPy's allocator.
+* "+ dispatch": the same launchers with Triton's own launch path at every launch:
+  ``kernel[grid](...)`` runs Triton's dispatch (binding and specialising every argument,
+  the compiled-kernel cache lookup, the launch metadata) against a driver that stands for
+  an H100's (``NoGpuDriver``: each kernel compiled for sm_90 on its first call, then
+  "loaded" and "launched" by no-ops), as with ``kernels/arrays.py``'s
+  ``REUSE_COMPILED = False``;
+* "+ kept": the launchers as they run by default, each launch handed to the compiled
+  kernel kept for its launch signature (kernels/arrays.py), Triton's dispatch having run
+  once per signature.
 
-Both are the work that precedes every kernel launch on a GPU. The two columns are timed
-in alternating blocks.
+Left out of both: the argument packing of Triton's C launcher and the CUDA driver's launch
+call itself, and CuPy's allocator. All three are the work that precedes every kernel
+launch on a GPU. The columns are timed in alternating blocks.
 
 The launchers of the CUDA C++ kernels too (minigan/cuda_kernels.py, rows "(cuda)", in the
 first column): the convolutions and attention at the same shapes, and Adam's step on the
@@ -182,26 +186,28 @@ def main() -> None:
     kernels = {(module, name): getattr(module, name)
                for module, names in KERNELS.items() for name in names}
 
-    def launches(real: bool) -> None:
+    def launches(column: str) -> None:
         for (module, name), kernel in kernels.items():
-            setattr(module, name, kernel if real else NoLaunch())
+            setattr(module, name, NoLaunch() if column == "launcher" else kernel)
+        arrays.REUSE_COMPILED = column == "kept"
 
-    print(f"{'launcher':<32}{'launcher µs':>12}{'+ triton µs':>12}{'triton share':>13}")
+    columns = ("launcher", "dispatch", "kept")
+    print(f"{'launcher':<32}{'launcher µs':>12}{'+ dispatch µs':>14}{'+ kept µs':>11}")
     for name, call in cases().items():
-        launches(True)
+        launches("dispatch")
         call()                                          # compiles its kernels for sm_90
-        samples: dict[bool, list[float]] = {False: [], True: []}
+        samples: dict[str, list[float]] = {column: [] for column in columns}
         for _ in range(args.rounds):
-            for real in (False, True):
-                launches(real)
+            for column in columns:
+                launches(column)
                 per_call(call, args.calls // 5)                          # warm-up
-                samples[real].append(per_call(call, args.calls))
-        alone, whole = (statistics.median(samples[real]) for real in (False, True))
-        print(f"{name:<32}{alone:>12.1f}{whole:>12.1f}{1 - alone / whole:>13.2f}")
+                samples[column].append(per_call(call, args.calls))
+        alone, dispatch, kept = (statistics.median(samples[column]) for column in columns)
+        print(f"{name:<32}{alone:>12.1f}{dispatch:>14.1f}{kept:>11.1f}")
     for name, call in cuda_cases().items():
         per_call(call, args.calls // 5)
         alone = statistics.median(per_call(call, args.calls) for _ in range(args.rounds))
-        print(f"{name:<32}{alone:>12.1f}{'-':>12}{'-':>13}")
+        print(f"{name:<32}{alone:>12.1f}{'-':>14}{'-':>11}")
 
 
 if __name__ == "__main__":
