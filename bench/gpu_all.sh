@@ -9,8 +9,8 @@
 #   conv       bench/gpu.py with TF32 and in full float32, every implementation and auto
 #   attention  bench/gpu_attention.py, and bench/gpu_power_iteration.py
 #   norms      bench/gpu_normalization.py (batch and instance norm)
-#   steps      bench/train_step.py on the GPU, with the default implementations and with
-#              autotuning
+#   steps      bench/train_step.py on the GPU, with the default implementations, with
+#              autotuning, and with Triton's dispatch at every launch
 #
 # $PYTHON (default python3) runs them. Build first so that nvcc compiles the CUDA kernels
 # into minigan._C:
@@ -58,7 +58,9 @@ run_part() {
         steps)
             record train-step "$python" bench/train_step.py --device cuda --repeats 10 --rounds 3
             record train-step-autotune "$python" bench/train_step.py --device cuda --repeats 10 \
-                --rounds 3 --autotune ;;
+                --rounds 3 --autotune
+            record train-step-triton-dispatch "$python" bench/train_step.py --device cuda \
+                --repeats 10 --rounds 3 --triton-dispatch ;;
         all)
             for each in tests conv attention norms steps; do run_part "$each"; done ;;
         *)

@@ -16,13 +16,16 @@ Steps are timed in blocks that alternate between the frameworks (see
 bench/autograd_overhead.py for why); the table prints median times and the ratio.
 
     python bench/train_step.py [--repeats 5] [--rounds 3] [--device cuda] [--autotune]
-                               [--batch 64] [--width 64]
+                               [--triton-dispatch] [--batch 64] [--width 64]
 
 With ``--device cuda`` both frameworks run on the GPU (minigan on CuPy with its default
 kernels, PyTorch eager with cuDNN); every timed step ends with a synchronisation. With
 ``--autotune`` minigan times its implementations of each hot op on the first call with
 each shape (in the untimed warm-up) and keeps the fastest; the measurements are printed.
-A tiny ``--batch 2 --width 4`` leaves almost no arithmetic: what is timed is the work per
+``--triton-dispatch`` sends every Triton launch through Triton's own dispatch instead of
+the compiled kernel kept for its launch signature (``REUSE_COMPILED`` of
+kernels/arrays.py): the difference between the two runs is what keeping them saves per
+step. A tiny ``--batch 2 --width 4`` leaves almost no arithmetic: what is timed is the work per
 op on the host (dispatch, autograd, launches), the regime of a GPU step at small sizes.
 """
 from __future__ import annotations
@@ -136,9 +139,15 @@ def main() -> None:
     parser.add_argument("--autotune", action="store_true",
                         help="minigan picks each hot op's implementation by timing them "
                              "on the first call with each shape (minigan.backend)")
+    parser.add_argument("--triton-dispatch", action="store_true",
+                        help="every Triton launch through Triton's own dispatch, no kept "
+                             "compiled kernels (kernels/arrays.py)")
     args = parser.parse_args()
     BATCH, WIDTH = args.batch, args.width
     mg.backend.set_autotune(args.autotune)
+    if args.triton_dispatch:
+        from minigan.kernels import arrays
+        arrays.REUSE_COMPILED = False
     real = np.random.default_rng(0).uniform(-1, 1, (BATCH, 3, SIZE, SIZE)).astype(np.float32)
     try:
         import torch
