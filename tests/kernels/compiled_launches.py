@@ -7,12 +7,13 @@ kernels compiled for sm_90; loading and launching are no-ops), whose launchers r
 every launch, each case below runs first through Triton's own dispatch
 (``arrays.REUSE_COMPILED = False``), then twice through ``arrays.launch``'s reuse of
 compiled kernels, all cases in one sequence so that a kernel kept for one case could be
-wrongly reused for a later one. The conv2d cases differ only in what Triton specialises
+wrongly reused for a later one; then conv2d's cases again with room for one kept kernel
+only (``MAX_SIGNATURES``). The conv2d cases differ only in what Triton specialises
 on: a pointer off 16-byte alignment, sizes divisible by 16 or not. Then the launches on a stream other than
 CuPy's (stand-in streams), reused, must still be fenced. Prints one JSON object:
 
     {"dispatch": {case: [launch, ...]}, "first": {...}, "again": {...},
-     "fenced": [event, ...]}
+     "bounded": [[launch, ...], ...], "kept": n, "fenced": [event, ...]}
 
 where a launch is [the launcher's id, grid, stream, function, packed metadata, arguments
 (arrays as [dtype, 16-byte aligned], other values as their text)].
@@ -148,6 +149,11 @@ def main() -> None:
     for name, call in cases().items():
         report["first"][name] = recorded(call)
         report["again"][name] = recorded(call)
+    arrays.MAX_SIGNATURES = 1                  # each new signature drops the kept one
+    arrays._COMPILED.clear()
+    report["bounded"] = [recorded(cases()[name]) for name in (
+        "conv2d", "conv2d, input off alignment", "conv2d", "conv2d")]
+    report["kept"] = len(arrays._COMPILED[conv.conv2d_kernel])
     report["fenced"] = fenced_launches()
     print(json.dumps(report))
 

@@ -78,8 +78,8 @@ def test_compiled_launches_reuse_the_kernel_triton_chooses():
     kernel, grid, stream and arguments) for each case, though the cases run one after
     another with their kernels kept; the cases do need kernels of their own (Triton
     specialises on a pointer's alignment and on sizes divisible by 16), so a kept kernel
-    reused across them would show. Reused launches on a stream apart from CuPy's are
-    fenced like the first."""
+    reused across them would show. The same holds with room for one kept kernel. Reused
+    launches on a stream apart from CuPy's are fenced like the first."""
     pytest.importorskip("triton.backends.nvidia")
     script = pathlib.Path(__file__).with_name("compiled_launches.py")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
@@ -87,6 +87,9 @@ def test_compiled_launches_reuse_the_kernel_triton_chooses():
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert report["dispatch"] == report["first"] == report["again"]
+    assert report["bounded"] == [report["dispatch"][name] for name in (
+        "conv2d", "conv2d, input off alignment", "conv2d", "conv2d")]
+    assert report["kept"] == 1
     kernels = {name: [launch[0] for launch in launches]
                for name, launches in report["dispatch"].items()}
     conv2d = [kernels[name][0] for name in ("conv2d", "conv2d, input off alignment",
