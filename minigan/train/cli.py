@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
+from minigan import backend
 from minigan.zoo.recipe import Recipe
 
 
@@ -90,4 +91,12 @@ def build_parser(recipe: Recipe, default_dataset: str) -> argparse.ArgumentParse
 
 def parse_args(recipe: Recipe, default_dataset: str, argv: Sequence[str] | None = None
                ) -> argparse.Namespace:
-    return build_parser(recipe, default_dataset).parse_args(argv)
+    """The options; ``--device cuda`` where no GPU can be used is a usage error that says
+    why, before any data is loaded."""
+    parser = build_parser(recipe, default_dataset)
+    args = parser.parse_args(argv)
+    if args.device == "cuda":
+        why = backend.why_no_cuda()
+        if why is not None:
+            parser.error(f"--device cuda: no GPU available: {why}")
+    return args

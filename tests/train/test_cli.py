@@ -2,6 +2,7 @@
 paper values in the help."""
 import pytest
 
+from minigan import backend
 from minigan.train.cli import build_parser, parse_args
 from minigan.zoo import RECIPES
 
@@ -37,7 +38,8 @@ def test_defaults_leave_the_recipe_and_the_loop_to_decide():
         assert getattr(args, name) is None, name
 
 
-def test_options_parse_to_their_types():
+def test_options_parse_to_their_types(monkeypatch):
+    monkeypatch.setattr(backend, "why_no_cuda", lambda: None)     # as where a GPU is usable
     args = parse_args(RECIPES["wgan"], "digits", [
         "--dataset", "grid25", "--steps", "7", "--batch-size", "8", "--lr-g", "1e-3",
         "--lr-d", "2e-3", "--n-critic", "2", "--penalty-weight", "0.5", "--latent-dim", "4",
@@ -74,3 +76,13 @@ def test_bad_values_are_rejected_by_argparse(capsys):
     with pytest.raises(SystemExit):
         parse_args(RECIPES["gan"], "ring8", ["--steps", "many"])
     assert "invalid int value: 'many'" in capsys.readouterr().err
+
+
+def test_device_cuda_without_a_usable_gpu_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.setattr(backend, "why_no_cuda", lambda: "CuPy is not installed")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(RECIPES["wgan_gp"], "digits", ["--device", "cuda"])
+    assert exit_info.value.code == 2
+    assert "--device cuda: no GPU available: CuPy is not installed" in capsys.readouterr().err
+    monkeypatch.setattr(backend, "why_no_cuda", lambda: None)
+    assert parse_args(RECIPES["wgan_gp"], "digits", ["--device", "cuda"]).device == "cuda"
