@@ -11,14 +11,23 @@ or driver needed) and its cubin read back with the cuobjdump that ships with Tri
   iteration, where the others are paid once per program;
 * instrs: machine instructions in the kernel (prologue, pipelined loop and epilogue; a
   static count, not the number executed);
-* smem: shared memory per program (an H100 gives a block at most 227 KB).
+* smem: shared memory per program (an H100 gives a block at most 227 KB);
+* mma: the matrix instructions, by kind ("HGMMA:4"): HGMMA (Hopper's warpgroup MMA,
+  wgmma), HMMA (the warp-level mma.sync of earlier GPUs), DMMA (float64); "-" for none;
+* cp.async: LDGSTS instructions, the asynchronous global-to-shared copies through which
+  Triton's software pipeline loads the next tiles while the current ones are multiplied
+  (0: the loads are not pipelined; each iteration waits for its own loads). An H100's
+  copy is 4, 8 or 16 bytes a thread, so gathers of 2-byte elements cannot take it.
 
 A spill costs a round trip through L1 (and beyond, if evicted) every time the value is
-needed. The numbers hold for this Triton version and kernel code; integer arguments are
-compiled as plain int32 (a launch on a GPU may specialise those equal to 1 or divisible
-by 16), so a GPU run tells what the kernels cost in time.
+needed. The numbers hold for this Triton version and kernel code. ``resources`` compiles
+integer arguments as plain int32; a launch on a GPU specialises those divisible by 16 and
+the pointers aligned to 16 bytes, which bench/compiled_kernels.py reproduces by reading
+the kernels the launchers themselves compile (``compiled_resources``). Only a GPU run
+tells what the kernels cost in time.
 
-Used by bench/conv_resources.py and bench/attention_resources.py.
+Used by bench/conv_resources.py, bench/attention_resources.py and
+bench/compiled_kernels.py.
 """
 from __future__ import annotations
 
@@ -30,15 +39,16 @@ import tempfile
 from typing import Any
 
 H100_SHARED_MEMORY = 227 * 1024
-COLUMNS = f"{'regs':>5}{'stack':>7}{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}{'smem':>8}"
+COLUMNS = (f"{'regs':>5}{'stack':>7}{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}{'smem':>8}"
+           f"{'mma':>10}{'cp.async':>9}")
 
 
-def cells(r: dict[str, int]) -> str:
+def cells(r: dict) -> str:
     """The columns of ``COLUMNS`` for the resources ``r``, and a mark when the shared
     memory is more than an H100 gives a block (the launch is refused there)."""
     fits = "" if r["smem"] <= H100_SHARED_MEMORY else "  too much shared memory"
     return (f"{r['regs']:>5}{r['stack']:>7}{r['stl']:>6}{r['ldl']:>6}{r['in_loop']:>6}"
-            f"{r['instrs']:>8}{r['smem']:>8}{fits}")
+            f"{r['instrs']:>8}{r['smem']:>8}{r['mma']:>10}{r['cp_async']:>9}{fits}")
 
 
 def refuse_the_interpreter() -> None:
@@ -73,7 +83,14 @@ def resources(kernel: Any, types: dict[str, str], constants: dict[str, Any],
     source = ASTSource(kernel, sig, {(names.index(k),): v for k, v in constants.items()
                                      if k in sig})
     options = dict(num_warps=num_warps, enable_fp_fusion=FP_FUSION)
-    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
+    return compiled_resources(triton.compile(source, target=GPUTarget("cuda", 90, 32),
+                                             options=options))
+
+
+def compiled_resources(compiled: Any) -> dict:
+    """regs, stack, stl, ldl, in_loop, instrs, smem, mma and cp_async (module docstring) of
+    a kernel Triton compiled for an NVIDIA GPU (its ``CompiledKernel``)."""
+    import triton
     cuobjdump = pathlib.Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump"
     with tempfile.TemporaryDirectory() as folder:
         cubin = pathlib.Path(folder) / "kernel.cubin"
@@ -87,7 +104,15 @@ def resources(kernel: Any, types: dict[str, str], constants: dict[str, Any],
                 stl=len(re.findall(r"\bSTL", sass)), ldl=len(re.findall(r"\bLDL", sass)),
                 in_loop=spills_in_loops(sass),
                 instrs=len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass)),
-                smem=compiled.metadata.shared)
+                smem=compiled.metadata.shared, mma=matrix_instructions(sass),
+                cp_async=len(re.findall(r"\bLDGSTS\b", sass)))
+
+
+def matrix_instructions(sass: str) -> str:
+    """The matrix instructions of cuobjdump's ``sass`` by kind ("HGMMA:4",
+    "HMMA:8,DMMA:2"), or "-" when it has none: one cell without spaces."""
+    kinds = {kind: len(re.findall(rf"\b{kind}\b", sass)) for kind in ("HGMMA", "HMMA", "DMMA")}
+    return ",".join(f"{kind}:{n}" for kind, n in kinds.items() if n) or "-"
 
 
 def spills_in_loops(sass: str) -> int:

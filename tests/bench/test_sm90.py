@@ -38,3 +38,17 @@ def test_nested_loops_count_each_spill_once():
     inner = SASS.replace("/*0070*/                   LDL R5, [R1+0x8] ;",
                          "/*0070*/                @P2 BRA 0x0040 ;")
     assert sm90.spills_in_loops(inner) == 2
+
+
+def test_matrix_instructions_by_kind():
+    """HGMMA (warpgroup), HMMA (warp) and DMMA (float64) counted apart, by whole mnemonic
+    with its modifiers; "-" for none."""
+    hopper = """
+        /*0100*/                   HGMMA.64x64x8.F32.TF32 R24, gdesc[UR4], R24 ;
+        /*0110*/                   HGMMA.64x64x8.F32.TF32 R24, gdesc[UR8], R24, gsb0 ;
+        /*0120*/                   HMMA.16816.F32 R4, R8, R12, R4 ;
+        /*0130*/                   DMMA.8x8x4 R16, R18, R20, R16 ;
+        /*0140*/                   LDGSTS.E.BYPASS.128 [R3], desc[UR6][R4.64] ;
+    """
+    assert sm90.matrix_instructions(hopper) == "HGMMA:2,HMMA:1,DMMA:1"
+    assert sm90.matrix_instructions(SASS) == "-"
