@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from minigan import creation, nn, optim
 from minigan.autograd import no_grad
+from minigan.ops.shape import stack
 from minigan.random import Generator
 from minigan.tensor import Tensor
 from minigan.zoo.losses import LOSSES
@@ -102,34 +103,35 @@ def _penalty(gan: GAN, real: Tensor, fake: Tensor, generator: Generator | None) 
     return r1_penalty(gan.critic, real, gamma=recipe.penalty_weight)
 
 
-def critic_step(gan: GAN, real: Tensor, generator: Generator | None = None
-                ) -> dict[str, float]:
-    """One critic update on a real batch; returns the losses as floats."""
+def _critic_update(gan: GAN, real: Tensor, generator: Generator | None) -> dict[str, Tensor]:
+    """One critic update on a real batch; its losses as detached 0-d tensors, still on the
+    device (``_floats`` copies them to the host)."""
     recipe, loss = gan.recipe, LOSSES[gan.recipe.loss]
     with no_grad():
         fake = gan.generator(sample_latent(gan, real.shape[0], generator, real.device))
     d_real, d_fake = gan.critic(real), gan.critic(fake)
     adversarial = loss.d_loss(d_real, d_fake)
     total = adversarial
-    out = {"d_loss": float(adversarial.item())}
+    out = {"d_loss": adversarial.detach()}
     if recipe.penalty is not None:
         penalty = _penalty(gan, real, fake, generator)
         total = total + penalty
-        out["penalty"] = float(penalty.item())
+        out["penalty"] = penalty.detach()
     gan.opt_d.zero_grad()
     total.backward()
     gan.opt_d.step()
     if recipe.weight_clip is not None:
         optim.clip_weights_(gan.critic.parameters(), recipe.weight_clip)
     if recipe.loss == "wasserstein":
-        out["wasserstein"] = float((d_real.mean() - d_fake.mean()).item())
+        with no_grad():
+            out["wasserstein"] = d_real.mean() - d_fake.mean()
     return out
 
 
-def generator_step(gan: GAN, batch_size: int, generator: Generator | None = None
-                   ) -> dict[str, float]:
+def _generator_update(gan: GAN, batch_size: int, generator: Generator | None
+                      ) -> dict[str, Tensor]:
     """One generator update; the critic's weights are frozen meanwhile, so the backward
-    pass skips their gradients."""
+    pass skips their gradients. Its loss as a detached 0-d tensor."""
     gan.critic.requires_grad_(False)
     try:
         fake = gan.generator(sample_latent(gan, batch_size, generator))
@@ -139,20 +141,44 @@ def generator_step(gan: GAN, batch_size: int, generator: Generator | None = None
         gan.opt_g.step()
     finally:
         gan.critic.requires_grad_(True)
-    return {"g_loss": float(g_loss.item())}
+    return {"g_loss": g_loss.detach()}
+
+
+def _floats(losses: dict[str, Tensor]) -> dict[str, float]:
+    """The 0-d tensors of ``losses`` as Python floats, in one copy to the host. On a GPU
+    that copy waits for the work queued before it: asked once, after the update is queued,
+    it lets the host queue the whole update ahead of the GPU; asked per loss, or before
+    the backward pass, it would stall the host at each."""
+    values = stack(list(losses.values())).tolist()
+    return dict(zip(losses, map(float, values)))
+
+
+def critic_step(gan: GAN, real: Tensor, generator: Generator | None = None
+                ) -> dict[str, float]:
+    """One critic update on a real batch; returns the losses as floats."""
+    return _floats(_critic_update(gan, real, generator))
+
+
+def generator_step(gan: GAN, batch_size: int, generator: Generator | None = None
+                   ) -> dict[str, float]:
+    """One generator update; the critic's weights are frozen meanwhile, so the backward
+    pass skips their gradients. Returns its loss as a float."""
+    return _floats(_generator_update(gan, batch_size, generator))
 
 
 def train_step(gan: GAN, real_batches: Sequence[Tensor], generator: Generator | None = None
                ) -> dict[str, float]:
     """n_critic critic updates (one per real batch), then one generator update. Returns
-    the last critic update's losses and the generator's."""
+    the last critic update's losses and the generator's, copied to the host once, after
+    the whole step is queued."""
     if len(real_batches) != gan.recipe.n_critic:
         raise ValueError(f"train_step: {gan.recipe.name} takes {gan.recipe.n_critic} real "
                          f"batches per step, got {len(real_batches)}")
-    out: dict[str, float] = {}
+    losses: dict[str, Tensor] = {}
     for real in real_batches:
-        out = critic_step(gan, real, generator)
-    out.update(generator_step(gan, real_batches[-1].shape[0], generator))
+        losses = _critic_update(gan, real, generator)
+    losses.update(_generator_update(gan, real_batches[-1].shape[0], generator))
+    out = _floats(losses)                         # the step's one copy to the host
     bad = [k for k, v in out.items() if not math.isfinite(v)]
     if bad:
         raise FloatingPointError(f"non-finite {', '.join(bad)}: {out}")

@@ -86,18 +86,42 @@ def test_train_step_runs_n_critic_critic_updates_then_one_generator_update(
         return step
     monkeypatch.setattr(gan.opt_d, "step", record("d", gan.opt_d.step))
     monkeypatch.setattr(gan.opt_g, "step", record("g", gan.opt_g.step))
-    original_critic_step = step_module.critic_step
+    original_critic_update = step_module._critic_update
 
-    def critic_step_seeing(g, real, rng):
+    def critic_update_seeing(g, real, rng):
         seen.append(real)
-        return original_critic_step(g, real, rng)
-    monkeypatch.setattr(step_module, "critic_step", critic_step_seeing)
+        return original_critic_update(g, real, rng)
+    monkeypatch.setattr(step_module, "_critic_update", critic_update_seeing)
     batches = _batches(n)
     out = train_step(gan, batches, Generator(0))
     assert events == ["d"] * n + ["g"]
     assert [id(b) for b in seen] == [id(b) for b in batches]    # one batch per update
     assert {"d_loss", "g_loss"} <= set(out)
     assert all(np.isfinite(v) for v in out.values())
+
+
+@pytest.mark.parametrize("name", ["dcgan", "wgan", "wgan_gp"])
+def test_train_step_copies_its_losses_to_the_host_once_after_the_last_update(
+        name, monkeypatch):
+    """On a GPU each copy to the host waits for the queued work; the step makes one, after
+    its last optimizer step, for all its losses: none between a forward pass and its
+    backward pass, none per critic update."""
+    gan = _points_gan(RECIPES[name])
+    events = []
+    host = mg.Tensor._host
+
+    def counted_host(tensor):
+        events.append("host")
+        return host(tensor)
+    monkeypatch.setattr(mg.Tensor, "_host", counted_host)
+    for opt, tag in ((gan.opt_d, "d"), (gan.opt_g, "g")):
+        monkeypatch.setattr(opt, "step", lambda original=opt.step, tag=tag: (
+            events.append(tag), original())[1])
+    out = train_step(gan, _batches(gan.recipe.n_critic), Generator(0))
+    assert events == ["d"] * gan.recipe.n_critic + ["g", "host"]
+    assert all(type(v) is float and np.isfinite(v) for v in out.values())
+    assert set(out) == {"d_loss", "g_loss"} | ({"penalty"} if gan.recipe.penalty else set()) \
+        | ({"wasserstein"} if gan.recipe.loss == "wasserstein" else set())
 
 
 def test_train_step_wants_one_batch_per_critic_update():
@@ -151,7 +175,7 @@ def test_weight_clipping_holds_after_each_wgan_critic_update(monkeypatch):
     gan = _points_gan(RECIPES["wgan"], lr_d=0.05)
     c = gan.recipe.weight_clip
     updates = []
-    original = step_module.critic_step
+    original = step_module._critic_update
 
     def checked(g, real, rng):
         out = original(g, real, rng)
@@ -159,7 +183,7 @@ def test_weight_clipping_holds_after_each_wgan_critic_update(monkeypatch):
         assert np.all(np.abs(values) <= c)
         updates.append(np.mean(np.abs(values) == c))
         return out
-    monkeypatch.setattr(step_module, "critic_step", checked)
+    monkeypatch.setattr(step_module, "_critic_update", checked)
     for seed in range(3):
         train_step(gan, _batches(5, seed=seed), Generator(seed))
     assert len(updates) == 15
