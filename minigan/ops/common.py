@@ -5,6 +5,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from minigan.backend import xp
 from minigan.tensor import Tensor, get_default_dtype, scalar_dtype
 
 
@@ -48,6 +49,14 @@ def broadcast_shape(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
     except ValueError:
         listed = " and ".join(str(tuple(s)) for s in shapes)
         raise ValueError(f"{op}: shapes {listed} cannot be broadcast together") from None
+
+
+def value_range(array: Any) -> tuple[Any, Any]:
+    """(min, max) of a non-empty NumPy or CuPy array as Python numbers, in one copy to the
+    host: an op that checks its integer inputs (labels, indices) makes the GPU wait once
+    per call, not once per bound."""
+    low, high = xp(array).stack([array.min(), array.max()]).tolist()
+    return low, high
 
 
 def check_floating(op: str, *tensors: Tensor | None) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from minigan.autograd import Function
 from minigan.backend import xp
+from minigan.ops.common import value_range
 from minigan.tensor import Tensor, int64
 
 
@@ -105,9 +106,10 @@ def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got {labels.dtype}")
     data = labels.data
-    if data.size and int(data.min()) < 0:
-        raise ValueError(f"one_hot: labels must be non-negative, got {int(data.min())}")
-    top = int(data.max()) + 1 if data.size else 0
+    low, high = value_range(data) if data.size else (0, -1)
+    if low < 0:
+        raise ValueError(f"one_hot: labels must be non-negative, got {low}")
+    top = high + 1
     if num_classes == -1:
         num_classes = top
     elif top > num_classes:
@@ -126,7 +128,8 @@ def embedding(indices: Tensor, weight: Tensor) -> Tensor:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape "
                          f"{weight.shape}")
     data = indices.data
-    if data.size and (int(data.min()) < 0 or int(data.max()) >= weight.shape[0]):
+    low, high = value_range(data) if data.size else (0, -1)
+    if low < 0 or high >= weight.shape[0]:
         raise IndexError(f"embedding: indices must lie in [0, {weight.shape[0]}), got "
-                         f"values from {int(data.min())} to {int(data.max())}")
+                         f"values from {low} to {high}")
     return Getitem.apply(weight, index=data)

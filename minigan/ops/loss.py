@@ -12,7 +12,7 @@ import numpy as np
 from minigan.autograd import Function
 from minigan.backend import xp
 from minigan.ops.activation import log_softmax, softplus
-from minigan.ops.common import broadcast_shape, check_floating
+from minigan.ops.common import broadcast_shape, check_floating, value_range
 from minigan.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -114,9 +114,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     _same_shape(op, input, target)
     _check_reduction(op, reduction)
     data = input.data
-    if data.size and (float(data.min()) < 0 or float(data.max()) > 1):
+    low, high = value_range(data) if data.size else (0.0, 1.0)
+    if low < 0 or high > 1:
         raise ValueError(f"{op}: input values must lie in [0, 1], got values from "
-                         f"{float(data.min())} to {float(data.max())}; pass logits to "
+                         f"{low} to {high}; pass logits to "
                          "binary_cross_entropy_with_logits instead")
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
@@ -171,11 +172,11 @@ def _nll(op: str, input: Tensor, target: Tensor, weight: Tensor | None, ignore_i
     mod = input.xp
     labels = target.data.reshape(-1)
     valid = labels != ignore_index
-    bad = labels[valid][(labels[valid] < 0) | (labels[valid] >= classes)]
-    if bad.size:
+    bad = valid & ((labels < 0) | (labels >= classes))
+    if bool(bad.any()):                        # the op's one copy to the host
         raise IndexError(f"{op}: target values must lie in [0, {classes}) or equal "
-                         f"ignore_index={ignore_index}, got {int(bad.min())} (target shape "
-                         f"{target.shape}, input shape {input.shape})")
+                         f"ignore_index={ignore_index}, got {int(labels[bad].min())} (target "
+                         f"shape {target.shape}, input shape {input.shape})")
     safe = mod.where(valid, labels, 0)
     flat = input.movedim(1, -1).reshape(-1, classes)                 # (N*d, C)
     picked = flat[mod.arange(flat.shape[0]), safe]                  # (N*d,)
