@@ -11,6 +11,9 @@ or driver needed) and its cubin read back with the cuobjdump that ships with Tri
   iteration, where the others are paid once per program;
 * instrs: machine instructions in the kernel (prologue, pipelined loop and epilogue; a
   static count, not the number executed);
+* body: machine instructions in the kernel's longest loop: for a GEMM, the cost of one
+  step of its reduction in instructions issued per thread (address arithmetic, masks,
+  loads and the matrix instructions);
 * smem: shared memory per program (an H100 gives a block at most 227 KB);
 * mma: the matrix instructions, by kind ("HGMMA:4"): HGMMA (Hopper's warpgroup MMA,
   wgmma), HMMA (the warp-level mma.sync of earlier GPUs), DMMA (float64); "-" for none;
@@ -39,8 +42,8 @@ import tempfile
 from typing import Any
 
 H100_SHARED_MEMORY = 227 * 1024
-COLUMNS = (f"{'regs':>5}{'stack':>7}{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}{'smem':>8}"
-           f"{'mma':>10}{'cp.async':>9}")
+COLUMNS = (f"{'regs':>5}{'stack':>7}{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}{'body':>6}"
+           f"{'smem':>8}{'mma':>10}{'cp.async':>9}")
 
 
 def cells(r: dict) -> str:
@@ -48,7 +51,8 @@ def cells(r: dict) -> str:
     memory is more than an H100 gives a block (the launch is refused there)."""
     fits = "" if r["smem"] <= H100_SHARED_MEMORY else "  too much shared memory"
     return (f"{r['regs']:>5}{r['stack']:>7}{r['stl']:>6}{r['ldl']:>6}{r['in_loop']:>6}"
-            f"{r['instrs']:>8}{r['smem']:>8}{r['mma']:>10}{r['cp_async']:>9}{fits}")
+            f"{r['instrs']:>8}{r['body']:>6}{r['smem']:>8}{r['mma']:>10}{r['cp_async']:>9}"
+            f"{fits}")
 
 
 def refuse_the_interpreter() -> None:
@@ -104,6 +108,7 @@ def compiled_resources(compiled: Any) -> dict:
                 stl=len(re.findall(r"\bSTL", sass)), ldl=len(re.findall(r"\bLDL", sass)),
                 in_loop=spills_in_loops(sass),
                 instrs=len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass)),
+                body=max((last - first + 1 for first, last in _loops(sass)), default=0),
                 smem=compiled.metadata.shared, mma=matrix_instructions(sass),
                 cp_async=len(re.findall(r"\bLDGSTS\b", sass)))
 
@@ -115,13 +120,26 @@ def matrix_instructions(sass: str) -> str:
     return ",".join(f"{kind}:{n}" for kind, n in kinds.items() if n) or "-"
 
 
+def _instructions(sass: str) -> list[tuple[int, str]]:
+    """(address, text) of each instruction of cuobjdump's ``sass``."""
+    return [(int(m.group(1), 16), m.group(2)) for m in
+            re.finditer(r"^\s*/\*([0-9a-f]{4,})\*/\s*(.*?)\s*;", sass, re.M)]
+
+
+def _loops(sass: str) -> list[tuple[int, int]]:
+    """The loops of ``sass`` as (first, last) instruction indices: from the target of a
+    backward branch (``BRA`` to a lower address) to the branch, both included."""
+    instructions = _instructions(sass)
+    index = {at: k for k, (at, _) in enumerate(instructions)}
+    return [(index[int(target.group(1), 16)], k) for k, (at, text) in enumerate(instructions)
+            if (target := re.search(r"\bBRA\b.*?0x([0-9a-f]+)", text))
+            and int(target.group(1), 16) < at and int(target.group(1), 16) in index]
+
+
 def spills_in_loops(sass: str) -> int:
     """The STL and LDL instructions of cuobjdump's ``sass`` that lie between a backward
     branch (``BRA`` to a lower address) and its target."""
-    instructions = [(int(m.group(1), 16), m.group(2)) for m in
-                    re.finditer(r"^\s*/\*([0-9a-f]{4,})\*/\s*(.*?)\s*;", sass, re.M)]
-    loops = [(int(target.group(1), 16), at) for at, text in instructions
-             if (target := re.search(r"\bBRA\b.*?0x([0-9a-f]+)", text))
-             and int(target.group(1), 16) < at]
-    return sum(1 for at, text in instructions if re.search(r"\b(STL|LDL)\b", text)
-               and any(start <= at <= end for start, end in loops))
+    loops = _loops(sass)
+    return sum(1 for k, (_, text) in enumerate(_instructions(sass))
+               if re.search(r"\b(STL|LDL)\b", text)
+               and any(first <= k <= last for first, last in loops))

@@ -87,8 +87,12 @@ def conv2d_kernel(
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     if TAPS_OUTER:
         # -- k = (tap (p, q), chunk of BLOCK_K channels c): the index arithmetic is scalar,
-        # so a row's address and mask are computed per pixel, not per element ----------
+        # so a row's address and mask are computed per pixel, not per element. Each
+        # address is a row part plus a column part (an add per element), the parts that
+        # do not change from step to step computed before the loop ---------------------
         chunks = tl.cdiv(C_G, BLOCK_K)
+        x_row = n * stride_xn + h_start * stride_xh + w_start * stride_xw   # (BLOCK_M,)
+        w_column = channels * stride_wo                                    # (BLOCK_N,)
         for step in range(0, KH * KW * chunks):
             tap = step // chunks
             p = tap // KW
@@ -98,11 +102,11 @@ def conv2d_kernel(
             rows = (offs_m < M) & (h >= 0) & (h < H) & (w >= 0) & (w < W)
             offs_k = (step % chunks) * BLOCK_K + tl.arange(0, BLOCK_K)    # channels c
             cols = offs_k < C_G
-            a = tl.load(x_ptr + (n * stride_xn + h * stride_xh + w * stride_xw)[:, None]
-                        + (g * C_G + offs_k)[None, :] * stride_xc,
+            x_tap = x_row + (p * dh * stride_xh + q * dw * stride_xw)
+            a = tl.load(x_ptr + x_tap[:, None] + ((g * C_G + offs_k) * stride_xc)[None, :],
                         mask=rows[:, None] & cols[None, :], other=0.0)
-            b = tl.load(w_ptr + channels[None, :] * stride_wo + offs_k[:, None] * stride_wc
-                        + p * stride_wh + q * stride_ww,
+            w_tap = offs_k * stride_wc + (p * stride_wh + q * stride_ww)   # (BLOCK_K,)
+            b = tl.load(w_ptr + w_tap[:, None] + w_column[None, :],
                         mask=cols[:, None] & (offs_n < O_G)[None, :], other=0.0)
             acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
     else:
@@ -229,6 +233,7 @@ def conv_transpose2d_kernel(
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     chunks = tl.cdiv(O_G, BLOCK_K)
+    w_column = offs_n * stride_wc       # the weight tile's column part, loop-invariant
     for step in range(0, P * Q * chunks):
         # -- one tap (p, q) of the class and one chunk of BLOCK_K channels o -----------
         tap = step // chunks
@@ -240,14 +245,14 @@ def conv_transpose2d_kernel(
         offs_k = (step % chunks) * BLOCK_K + tl.arange(0, BLOCK_K)
         o = g * O_G + offs_k                                       # (BLOCK_K,)
         a = tl.load(dy_ptr + (n * stride_yn + i * stride_yh + j * stride_yw)[:, None]
-                    + o[None, :] * stride_yc,
+                    + (o * stride_yc)[None, :],
                     mask=rows[:, None] & (offs_k < O_G)[None, :], other=0.0)
         # -- the weight tile: W'[o, c] = weight[o, c, p, q] at this tap ----------------
         p = p0 + tp * p_step
         q = q0 + tq * q_step
         b_mask = (offs_k[:, None] < O_G) & (offs_n[None, :] < C_G)
-        b = tl.load(w_ptr + o[:, None] * stride_wo + offs_n[None, :] * stride_wc
-                    + p * stride_wh + q * stride_ww, mask=b_mask, other=0.0)
+        w_tap = o * stride_wo + (p * stride_wh + q * stride_ww)    # (BLOCK_K,)
+        b = tl.load(w_ptr + w_tap[:, None] + w_column[None, :], mask=b_mask, other=0.0)
         acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
 
     h = h0 + u * sh
@@ -308,16 +313,26 @@ def conv2d_weight_kernel(
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     start = split * PIXELS_PER_SPLIT
-    for k0 in range(start, start + PIXELS_PER_SPLIT, BLOCK_K):
-        # -- reduction index: output pixels (n, i, j) ---------------------------------
-        offs_k = k0 + tl.arange(0, BLOCK_K)
+    # -- reduction index: output pixels k = (n, i, j), k = (n Ho + i) Wo + j ---------------
+    # Decoded by division once, then advanced BLOCK_K at every step as a mixed-radix
+    # counter: j += dj, with a carry into i when it passes Wo, and i += di, with a carry
+    # into n when it passes Ho. Dividing by the run-time Wo and Ho Wo at every step would
+    # cost two integer divisions (some twenty instructions each) per element of the k
+    # vector, in each of the two layouts in which the tiles read it.
+    offs_k = start + tl.arange(0, BLOCK_K)
+    n = offs_k // (Ho * Wo)
+    i = (offs_k // Wo) % Ho
+    j = offs_k % Wo
+    dy_channel = (g * O_G + offs_m) * stride_yc                 # loop-invariant offsets
+    x_channel = (g * C_G + c) * stride_xc
+    dn = BLOCK_K // (Ho * Wo)                                   # BLOCK_K as (dn, di, dj)
+    di = (BLOCK_K // Wo) % Ho
+    dj = BLOCK_K % Wo
+    for _ in range(0, PIXELS_PER_SPLIT, BLOCK_K):
         in_range = (offs_k < P) & (offs_k < start + PIXELS_PER_SPLIT)
-        n = offs_k // (Ho * Wo)
-        i = (offs_k // Wo) % Ho
-        j = offs_k % Wo
         a_mask = (offs_m[:, None] < O_G) & in_range[None, :]
-        a = tl.load(dy_ptr + n[None, :] * stride_yn + (g * O_G + offs_m[:, None]) * stride_yc
-                    + i[None, :] * stride_yh + j[None, :] * stride_yw, mask=a_mask, other=0.0)
+        dy_pixel = n * stride_yn + i * stride_yh + j * stride_yw          # (BLOCK_K,)
+        a = tl.load(dy_ptr + dy_channel[:, None] + dy_pixel[None, :], mask=a_mask, other=0.0)
         # -- the input pixel (h, w) each (pixel, column) reads ---------------------------
         if TAPS_OUTER:
             h = (i * sh - ph + p * dh)[:, None]                    # (BLOCK_K, 1)
@@ -327,9 +342,17 @@ def conv2d_weight_kernel(
             w = j[:, None] * sw - pw + q[None, :] * dw
         inside = (h >= 0) & (h < H) & (w >= 0) & (w < W)
         b_mask = in_range[:, None] & col_ok[None, :] & inside
-        b = tl.load(x_ptr + n[:, None] * stride_xn + (g * C_G + c[None, :]) * stride_xc
-                    + h * stride_xh + w * stride_xw, mask=b_mask, other=0.0)
+        x_pixel = n[:, None] * stride_xn + h * stride_xh + w * stride_xw
+        b = tl.load(x_ptr + x_pixel + x_channel[None, :], mask=b_mask, other=0.0)
         acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+        offs_k += BLOCK_K
+        j += dj
+        carry = j >= Wo
+        j = tl.where(carry, j - Wo, j)
+        i += di + carry.to(tl.int32)
+        carry = i >= Ho
+        i = tl.where(carry, i - Ho, i)
+        n += dn + carry.to(tl.int32)
 
     part_mask = (offs_m[:, None] < O_G) & col_ok[None, :]
     base = part_ptr + (split * GROUPS + g) * O_G * TAPS

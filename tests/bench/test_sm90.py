@@ -52,3 +52,9 @@ def test_matrix_instructions_by_kind():
     """
     assert sm90.matrix_instructions(hopper) == "HGMMA:2,HMMA:1,DMMA:1"
     assert sm90.matrix_instructions(SASS) == "-"
+
+
+def test_the_longest_loop_body_counts_its_instructions():
+    """The loop 0x30-0x60 holds four instructions, its closing branch included; the
+    closing self-branch at 0x90 (the end of every kernel) is not a loop."""
+    assert [last - first + 1 for first, last in sm90._loops(SASS)] == [4]
