@@ -156,7 +156,7 @@ def launch(op: str, kernel: Any, grid: tuple[int, ...], tiles: dict) -> Callable
     same launch signature (module docstring)."""
     def run(*args: Any, **meta: Any) -> None:
         meta["enable_fp_fusion"] = FP_FUSION
-        if not isinstance(kernel, JITFunction):        # Triton's interpreter runs it
+        if not isinstance(kernel, JITFunction):   # the interpreter, or a stand-in in tests
             streams = None if args[0].host else streams_apart()
             fenced(op, tiles, streams, lambda: kernel[grid](*args, **meta))
             return
