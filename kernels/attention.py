@@ -50,6 +50,13 @@ tensor cores when ``ALLOW_TF32`` (on by default, as in kernels/conv.py); the int
 rounded to the input dtype before their products (float16 tensor cores for float16).
 The scale reaches the kernels as two float32 arguments, hi + lo (Triton passes a Python
 float as float32), which carry it to float64 accuracy.
+
+Exponentials in base 2. With float32 sums, the kernels work with scores in base-2 units,
+S log2(e) (log2(e) folded into the scale, one multiply per score), and take
+exp(S - m) = 2^(S log2 e - m log2 e): one ex2 instruction of the GPU per score, where exp
+would multiply by log2(e) first and then guard its range. The saved lse stays in natural
+units. float64 keeps exp: its range reduction is exact to the last bits of a score far
+from 0 (1e4), which a rounded product S log2(e) is not.
 """
 from __future__ import annotations
 
@@ -64,6 +71,35 @@ from minigan.kernels.arrays import KernelArg, cdiv, launch, next_power_of_2
 
 ALLOW_TF32 = True
 MAX_HEAD_DIM = 256          # D and Dv: a program keeps whole rows of q, k, v, out in registers
+
+
+@triton.jit
+def _base(ACC: tl.constexpr):
+    """log2(e) for float32 sums, whose exponentials are in base 2; 1 for float64, whose
+    exponentials are natural (module docstring): a score or lse times this is in the
+    units of ``_exp``."""
+    if ACC == tl.float64:
+        return 1.0
+    else:
+        return 1.4426950408889634
+
+
+@triton.jit
+def _exp(x, ACC: tl.constexpr):
+    """e^(x / _base(ACC)): 2^x for float32 sums, e^x for float64."""
+    if ACC == tl.float64:
+        return tl.exp(x)
+    else:
+        return tl.exp2(x)
+
+
+@triton.jit
+def _log(x, ACC: tl.constexpr):
+    """The inverse of ``_exp``: log2(x) for float32 sums, log(x) for float64."""
+    if ACC == tl.float64:
+        return tl.log(x)
+    else:
+        return tl.log2(x)
 
 
 @triton.jit
@@ -91,6 +127,7 @@ def attention_forward_kernel(
     b = bh // H
     h = bh % H
     scale = tl.cast(scale_hi, ACC) + tl.cast(scale_lo, ACC)
+    score_scale = scale * _base(ACC)                        # S in the units of _exp
 
     # -- the query tile, loaded once ---------------------------------------------------
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -112,11 +149,11 @@ def attention_forward_kernel(
         valid_n = offs_n < Nk
         k = tl.load(k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd,
                     mask=valid_n[:, None] & (offs_d[None, :] < D), other=0.0)
-        s = tl.dot(q, tl.trans(k), input_precision=PRECISION, out_dtype=ACC) * scale
+        s = tl.dot(q, tl.trans(k), input_precision=PRECISION, out_dtype=ACC) * score_scale
         s = tl.where(valid_n[None, :], s, float("-inf"))               # (BLOCK_M, BLOCK_N)
         m_new = tl.maximum(m_i, tl.max(s, 1))     # finite: each tile has a key in range
-        alpha = tl.exp(m_i - m_new)               # exp(-inf) = 0 on the first tile
-        p = tl.exp(s - m_new[:, None])
+        alpha = _exp(m_i - m_new, ACC)            # exp(-inf) = 0 on the first tile
+        p = _exp(s - m_new[:, None], ACC)
         l_i = l_i * alpha + tl.sum(p, 1)
         v = tl.load(v_base + offs_n[:, None] * stride_vn + offs_dv[None, :] * stride_vd,
                     mask=valid_n[:, None] & (offs_dv[None, :] < Dv), other=0.0)
@@ -129,7 +166,7 @@ def attention_forward_kernel(
              + offs_dv[None, :] * stride_od,
              (acc / l_i[:, None]).to(out_ptr.dtype.element_ty),
              mask=valid_m[:, None] & (offs_dv[None, :] < Dv))
-    tl.store(lse_ptr + bh * Nq + offs_m, m_i + tl.log(l_i), mask=valid_m)
+    tl.store(lse_ptr + bh * Nq + offs_m, (m_i + _log(l_i, ACC)) / _base(ACC), mask=valid_m)
 
 
 @triton.jit
@@ -163,6 +200,7 @@ def attention_dkdv_kernel(
     b = bh // H
     h = bh % H
     scale = tl.cast(scale_hi, ACC) + tl.cast(scale_lo, ACC)
+    score_scale = scale * _base(ACC)                        # S in the units of _exp
 
     # -- this program's keys and values, loaded once -----------------------------------
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -188,13 +226,13 @@ def attention_dkdv_kernel(
                     mask=valid_m[:, None] & (offs_d[None, :] < D), other=0.0)
         do = tl.load(do_base + offs_m[:, None] * stride_don + offs_dv[None, :] * stride_dod,
                      mask=valid_m[:, None] & (offs_dv[None, :] < Dv), other=0.0)
-        lse = tl.load(lse_ptr + bh * Nq + offs_m, mask=valid_m, other=0.0)
+        lse = tl.load(lse_ptr + bh * Nq + offs_m, mask=valid_m, other=0.0) * _base(ACC)
         delta = tl.load(delta_ptr + bh * Nq + offs_m, mask=valid_m, other=0.0)
 
         # -- P^T = exp(S^T - lse), exactly zero outside the sequences -------------------
-        s_t = tl.dot(k, tl.trans(q), input_precision=PRECISION, out_dtype=ACC) * scale
-        inside = valid_n[:, None] & valid_m[None, :]
-        p_t = tl.exp(tl.where(inside, s_t - lse[None, :], float("-inf")))  # (BLOCK_N, BLOCK_M)
+        s_t = tl.dot(k, tl.trans(q), input_precision=PRECISION, out_dtype=ACC) * score_scale
+        inside = valid_n[:, None] & valid_m[None, :]                   # (BLOCK_N, BLOCK_M)
+        p_t = _exp(tl.where(inside, s_t - lse[None, :], float("-inf")), ACC)
         dv = tl.dot(p_t.to(do.dtype), do, dv, input_precision=PRECISION, out_dtype=ACC)
 
         # -- dS^T = P^T o (dP^T - delta),  dP^T = V dO^T ---------------------------------
@@ -237,6 +275,7 @@ def attention_dq_kernel(
     b = bh // H
     h = bh % H
     scale = tl.cast(scale_hi, ACC) + tl.cast(scale_lo, ACC)
+    score_scale = scale * _base(ACC)                        # S in the units of _exp
 
     # -- this program's queries, output gradients and lse, loaded once ------------------
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -249,7 +288,7 @@ def attention_dq_kernel(
                 + offs_d[None, :] * stride_qd, mask=q_mask, other=0.0)
     do = tl.load(do_ptr + b * stride_dob + h * stride_doh + offs_m[:, None] * stride_don
                  + offs_dv[None, :] * stride_dod, mask=o_mask, other=0.0)
-    lse = tl.load(lse_ptr + bh * Nq + offs_m, mask=valid_m, other=0.0)
+    lse = tl.load(lse_ptr + bh * Nq + offs_m, mask=valid_m, other=0.0) * _base(ACC)
 
     # -- delta = rowsum(dO o O), here and for the dK/dV kernel -------------------------
     o = tl.load(out_ptr + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_on
@@ -269,8 +308,8 @@ def attention_dq_kernel(
         v = tl.load(v_base + offs_n[:, None] * stride_vn + offs_dv[None, :] * stride_vd,
                     mask=valid_n[:, None] & (offs_dv[None, :] < Dv), other=0.0)
         # -- P = exp(S - lse), exactly zero for keys outside the sequence ---------------
-        s = tl.dot(q, tl.trans(k), input_precision=PRECISION, out_dtype=ACC) * scale
-        p = tl.exp(tl.where(valid_n[None, :], s - lse[:, None], float("-inf")))
+        s = tl.dot(q, tl.trans(k), input_precision=PRECISION, out_dtype=ACC) * score_scale
+        p = _exp(tl.where(valid_n[None, :], s - lse[:, None], float("-inf")), ACC)
         # -- dS = P o (dP - delta),  dP = dO V^T;  dQ += dS K ------------------------------
         dp = tl.dot(do, tl.trans(v), input_precision=PRECISION, out_dtype=ACC)
         ds = p * (dp - delta[:, None])
