@@ -46,8 +46,8 @@ def compile_for_sm90(kernel_name: str, tiles: dict, dtype: str) -> dict:
     types = {name: accumulator if name in ("lse_ptr", "delta_ptr") else POINTER[dtype]
              for name in kernel.arg_names if name.endswith("_ptr")}
     types.update(scale_hi="fp32", scale_lo="fp32")
-    constants = dict(attention._meta(dtype), **{k: v for k, v in tiles.items()
-                                                if k.startswith("BLOCK")})
+    constants = dict(attention._meta(dtype), EVEN_M=False, EVEN_N=False,   # masked tiles
+                     **{k: v for k, v in tiles.items() if k.startswith("BLOCK")})
     return resources(kernel, types, constants, tiles["num_warps"])
 
 

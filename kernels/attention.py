@@ -41,7 +41,10 @@ Tiles. D and Dv need not be powers of two: the feature tiles are the next power 
 (at least 16, the smallest ``tl.dot``) and loads are masked, with zeros, which leave the
 dot products unchanged. Partial tiles of queries and keys are masked too: a score outside
 the sequences is set to -inf before the exponential, so its weight is exactly 0. (A key
-padded with zeros is not enough: its P = exp(0 - lse) overflows when lse ~ -1e4.)
+padded with zeros is not enough: its P = exp(0 - lse) overflows when lse ~ -1e4.) When
+the queries or the keys fill whole tiles (EVEN_M, EVEN_N: N = H W of an 8 x 8 map or a
+larger square power of two, with tiles of 64 rows), the kernel is compiled without those
+masks.
 
 Precision. The sums (m, l, acc, lse, delta and the gradient accumulators) are float32
 for float16 and float32 inputs, float64 for float64 inputs. float32 products use TF32
@@ -118,7 +121,7 @@ def attention_forward_kernel(
     # meta-parameters
     ACC: tl.constexpr, PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
-    BLOCK_DV: tl.constexpr,
+    BLOCK_DV: tl.constexpr, EVEN_M: tl.constexpr, EVEN_N: tl.constexpr,
 ):
     """out and lse for BLOCK_M query rows of one (batch, head)."""
     tiles = tl.cdiv(Nq, BLOCK_M)
@@ -146,7 +149,7 @@ def attention_forward_kernel(
     acc = tl.zeros([BLOCK_M, BLOCK_DV], ACC)
     for n0 in range(0, Nk, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
-        valid_n = offs_n < Nk
+        valid_n = (offs_n < Nk) | EVEN_N             # EVEN_N: every key tile is full
         k = tl.load(k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd,
                     mask=valid_n[:, None] & (offs_d[None, :] < D), other=0.0)
         s = tl.dot(q, tl.trans(k), input_precision=PRECISION, out_dtype=ACC) * score_scale
@@ -187,7 +190,7 @@ def attention_dkdv_kernel(
     # meta-parameters
     ACC: tl.constexpr, PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
-    BLOCK_DV: tl.constexpr,
+    BLOCK_DV: tl.constexpr, EVEN_M: tl.constexpr, EVEN_N: tl.constexpr,
 ):
     """dK and dV for BLOCK_N keys of one (batch, head), summed over every query.
 
@@ -221,7 +224,7 @@ def attention_dkdv_kernel(
     for m0 in range(0, Nq, BLOCK_M):
         # -- a tile of queries with their output gradients, lse and delta ------------------
         offs_m = m0 + tl.arange(0, BLOCK_M)
-        valid_m = offs_m < Nq
+        valid_m = (offs_m < Nq) | EVEN_M             # EVEN_M: every query tile is full
         q = tl.load(q_base + offs_m[:, None] * stride_qn + offs_d[None, :] * stride_qd,
                     mask=valid_m[:, None] & (offs_d[None, :] < D), other=0.0)
         do = tl.load(do_base + offs_m[:, None] * stride_don + offs_dv[None, :] * stride_dod,
@@ -265,7 +268,7 @@ def attention_dq_kernel(
     # meta-parameters
     ACC: tl.constexpr, PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
-    BLOCK_DV: tl.constexpr,
+    BLOCK_DV: tl.constexpr, EVEN_M: tl.constexpr, EVEN_N: tl.constexpr,
 ):
     """delta_i = sum_c dO_ic O_ic, then dQ summed over every key, for BLOCK_M queries of
     one (batch, head)."""
@@ -302,7 +305,7 @@ def attention_dq_kernel(
     dq = tl.zeros([BLOCK_M, BLOCK_D], ACC)
     for n0 in range(0, Nk, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
-        valid_n = offs_n < Nk
+        valid_n = (offs_n < Nk) | EVEN_N             # EVEN_N: every key tile is full
         k = tl.load(k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd,
                     mask=valid_n[:, None] & (offs_d[None, :] < D), other=0.0)
         v = tl.load(v_base + offs_n[:, None] * stride_vn + offs_dv[None, :] * stride_vd,
@@ -420,9 +423,13 @@ def _output(op: str, name: str, given: Any, shape: tuple[int, ...], dtype: str, 
     return given
 
 
-def _tiles(blocks: dict | None, d: int, dv: int, dtype: Any) -> tuple[dict, int]:
-    """The meta-parameters (``config``, with the caller's ``blocks`` on top) and warps."""
+def _tiles(blocks: dict | None, d: int, dv: int, dtype: Any, nq: int, nk: int
+           ) -> tuple[dict, int]:
+    """The meta-parameters (``config``, with the caller's ``blocks`` on top, and whether
+    the queries and the keys fill whole tiles: the kernels then compute no mask for them)
+    and warps."""
     meta = dict(config(d, dv, np.dtype(dtype).itemsize), **(blocks or {}))
+    meta.update(EVEN_M=nq % meta["BLOCK_M"] == 0, EVEN_N=nk % meta["BLOCK_N"] == 0)
     return meta, meta.pop("num_warps")
 
 
@@ -442,7 +449,7 @@ def attention(q: Any, k: Any, v: Any, scale: float, xp: Any, out: Any = None,
     lse = _output(op, "lse", lse, (b, h, nq), _accumulator(q.dtype), xp)
     if lse.size == 0:
         return out, lse
-    meta, warps = _tiles(blocks, d, dv, q.dtype)
+    meta, warps = _tiles(blocks, d, dv, q.dtype, nq, nk)
     grid = (cdiv(nq, meta["BLOCK_M"]) * b * h,)
     launch(op, attention_forward_kernel, grid, meta)(
         KernelArg(q), KernelArg(k), KernelArg(v), KernelArg(out), KernelArg(lse),
@@ -478,7 +485,7 @@ def attention_backward(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_out: Any
         dk[...] = 0
         dv[...] = 0
         return dq, dk, dv
-    meta, warps = _tiles(blocks, d, width, q.dtype)
+    meta, warps = _tiles(blocks, d, width, q.dtype, nq, nk)
     strides_q, strides_k, strides_v, strides_o, strides_do = (
         _strides(a) for a in (q, k, v, out, grad_out))
     scale_parts = _scale_parts(op, scale)
