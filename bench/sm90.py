@@ -108,7 +108,7 @@ def compiled_resources(compiled: Any) -> dict:
                 stl=len(re.findall(r"\bSTL", sass)), ldl=len(re.findall(r"\bLDL", sass)),
                 in_loop=spills_in_loops(sass),
                 instrs=len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass)),
-                body=max((last - first + 1 for first, last in _loops(sass)), default=0),
+                body=longest_loop(sass),
                 smem=compiled.metadata.shared, mma=matrix_instructions(sass),
                 cp_async=len(re.findall(r"\bLDGSTS\b", sass)))
 
@@ -126,20 +126,26 @@ def _instructions(sass: str) -> list[tuple[int, str]]:
             re.finditer(r"^\s*/\*([0-9a-f]{4,})\*/\s*(.*?)\s*;", sass, re.M)]
 
 
-def _loops(sass: str) -> list[tuple[int, int]]:
-    """The loops of ``sass`` as (first, last) instruction indices: from the target of a
-    backward branch (``BRA`` to a lower address) to the branch, both included."""
-    instructions = _instructions(sass)
+def _loops(instructions: list[tuple[int, str]]) -> list[tuple[int, int]]:
+    """The loops among ``instructions`` (``_instructions``) as (first, last) indices into
+    it: from the target of a backward branch (``BRA`` to a lower address) to the branch,
+    both included."""
     index = {at: k for k, (at, _) in enumerate(instructions)}
     return [(index[int(target.group(1), 16)], k) for k, (at, text) in enumerate(instructions)
             if (target := re.search(r"\bBRA\b.*?0x([0-9a-f]+)", text))
             and int(target.group(1), 16) < at and int(target.group(1), 16) in index]
 
 
+def longest_loop(sass: str) -> int:
+    """How many instructions the longest loop of cuobjdump's ``sass`` holds (0: none)."""
+    return max((last - first + 1 for first, last in _loops(_instructions(sass))), default=0)
+
+
 def spills_in_loops(sass: str) -> int:
     """The STL and LDL instructions of cuobjdump's ``sass`` that lie between a backward
     branch (``BRA`` to a lower address) and its target."""
-    loops = _loops(sass)
-    return sum(1 for k, (_, text) in enumerate(_instructions(sass))
+    instructions = _instructions(sass)
+    loops = _loops(instructions)
+    return sum(1 for k, (_, text) in enumerate(instructions)
                if re.search(r"\b(STL|LDL)\b", text)
                and any(first <= k <= last for first, last in loops))

@@ -156,7 +156,9 @@ def launch(op: str, kernel: Any, grid: tuple[int, ...], tiles: dict) -> Callable
     same launch signature (module docstring)."""
     def run(*args: Any, **meta: Any) -> None:
         meta["enable_fp_fusion"] = FP_FUSION
-        if not isinstance(kernel, JITFunction):   # the interpreter, or a stand-in in tests
+        # Triton's own dispatch at every launch: with reuse off, and for what is not a
+        # compiled kernel (the interpreter's, or a stand-in in tests)
+        if not (REUSE_COMPILED and isinstance(kernel, JITFunction)):
             streams = None if args[0].host else streams_apart()
             fenced(op, tiles, streams, lambda: kernel[grid](*args, **meta))
             return
@@ -164,9 +166,6 @@ def launch(op: str, kernel: Any, grid: tuple[int, ...], tiles: dict) -> Callable
         device = active.get_current_device()
         stream = active.get_current_stream(device)
         streams = None if args[0].host else streams_apart(stream)
-        if not REUSE_COMPILED:
-            fenced(op, tiles, streams, lambda: kernel[grid](*args, **meta))
-            return
         kept = _COMPILED.setdefault(kernel, {})
         key = signature(device, args, meta)
         entry = kept.get(key)

@@ -30,9 +30,9 @@ import numpy as np
 
 __all__ = [
     "Device", "device", "xp", "device_of", "dtype_name", "cupy_module", "cuda_is_available",
-    "why_no_cuda", "cuda_device", "register", "implementation", "implementations", "use_implementation",
-    "set_implementation", "registered_ops", "run", "set_autotune", "autotune_enabled",
-    "autotuning", "tuning_results", "clear_tuning", "Tuning",
+    "why_no_cuda", "cuda_device", "register", "implementation", "implementations",
+    "use_implementation", "set_implementation", "registered_ops", "run", "set_autotune",
+    "autotune_enabled", "autotuning", "tuning_results", "clear_tuning", "Tuning",
 ]
 
 

@@ -1,9 +1,11 @@
 """Tests for minigan/backend.py: devices, array modules, the implementation registry."""
 import collections
+import importlib.machinery
 import os
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -50,8 +52,6 @@ def test_cupy_is_not_imported_for_cpu_work():
 def fake_cupy(monkeypatch, get_device_count):
     """A stand-in ``cupy`` module whose ``cuda.runtime.getDeviceCount`` is the given
     function."""
-    import importlib.machinery
-    import types
     module = types.ModuleType("cupy")
     module.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
     module.__version__ = "0.0 (stand-in)"

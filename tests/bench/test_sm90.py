@@ -57,4 +57,6 @@ def test_matrix_instructions_by_kind():
 def test_the_longest_loop_body_counts_its_instructions():
     """The loop 0x30-0x60 holds four instructions, its closing branch included; the
     closing self-branch at 0x90 (the end of every kernel) is not a loop."""
-    assert [last - first + 1 for first, last in sm90._loops(SASS)] == [4]
+    loops = sm90._loops(sm90._instructions(SASS))
+    assert [last - first + 1 for first, last in loops] == [4]
+    assert sm90.longest_loop(SASS) == 4 and sm90.longest_loop(SASS.split("/*0020*/")[0]) == 0
