@@ -12,9 +12,12 @@ GPU, and reads every compiled kernel's machine code (bench/sm90.py's columns: re
 spills, shared memory, matrix instructions, asynchronous copies).
 
     python bench/compiled_kernels.py [--dtypes float32 float16] [--layers N] [--shapes N]
+                                     [--channels-last]
 
-``--layers`` / ``--shapes`` keep the first N convolution layers / attention shapes. The
-launches themselves are no-ops: no kernel runs, and the NumPy outputs stay unwritten.
+``--layers`` / ``--shapes`` keep the first N convolution layers / attention shapes.
+``--channels-last`` launches the convolutions as the "-nhwc" implementations do, their
+operands first copied to channels-last memory orders (kernels/conv.py). The launches
+themselves are no-ops: no kernel runs, and the NumPy outputs stay unwritten.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from sm90 import COLUMNS, cells, compiled_resources  # noqa: E402  (bench/sm90.p
 
 
 def conv_launches(n: int, c: int, o: int, h: int, k: int, s: int, p: int,
-                  transposed: bool, dtype: type) -> list:
+                  transposed: bool, dtype: type, channels_last: bool = False) -> list:
     """The three kernel launches of one layer's forward and backward: (x, w) -> y, the
     input gradient and the weight gradient (a transposed layer's forward is the input
     gradient of the convolution from its output back to its input, and so on)."""
@@ -45,9 +48,9 @@ def conv_launches(n: int, c: int, o: int, h: int, k: int, s: int, p: int,
     out = (h + 2 * p - k) // s + 1
     x, w = np.zeros((n, c, h, h), dtype), np.zeros((o, c, k, k), dtype)
     y = np.zeros((n, o, out, out), dtype)
-    return [lambda: conv.conv2d(x, w, geo, (out, out), np),
-            lambda: conv.conv_transpose2d(y, w, geo, (h, h), np),
-            lambda: conv.conv2d_weight(x, y, geo, (k, k), np)]
+    return [lambda: conv.conv2d(x, w, geo, (out, out), np, channels_last=channels_last),
+            lambda: conv.conv_transpose2d(y, w, geo, (h, h), np, channels_last=channels_last),
+            lambda: conv.conv2d_weight(x, y, geo, (k, k), np, channels_last=channels_last)]
 
 
 def attention_launches(b: int, c: int, side: int, dtype: type) -> list:
@@ -74,6 +77,8 @@ def main() -> None:
                         choices=["float32", "float16", "float64"])
     parser.add_argument("--layers", type=int, default=len(LAYERS))
     parser.add_argument("--shapes", type=int, default=len(SHAPES))
+    parser.add_argument("--channels-last", action="store_true",
+                        help="the convolutions' operands in channels-last memory orders")
     args = parser.parse_args()
     driver.set_active(NoGpuDriver())
     arrays.REUSE_COMPILED = True                     # the kept kernels are what is read
@@ -81,8 +86,8 @@ def main() -> None:
     cases = []
     for dtype in args.dtypes:
         for name, *layer in LAYERS[:args.layers]:
-            cases += [(name, dtype, launch)
-                      for launch in conv_launches(*layer, np.dtype(dtype).type)]
+            cases += [(name, dtype, launch) for launch in
+                      conv_launches(*layer, np.dtype(dtype).type, args.channels_last)]
         for b, c, side in SHAPES[:args.shapes]:
             cases += [(f"SAGAN B{b} C{c} N={side * side}", dtype, launch)
                       for launch in attention_launches(b, c, side, np.dtype(dtype).type)]

@@ -6,7 +6,8 @@ at batch 64 and the 3x3 convolutions of BigGAN-128's blocks at batch 16. "fwd" i
 alone; "f+b" adds the input and the weight gradient through each framework's autograd
 (``backward`` of the output with a ones gradient). One row per minigan implementation,
 each against the same PyTorch measurement: the Triton kernels at each of their tile shapes
-("triton" is the default, minigan.kernels.CONV_TILES), the CUDA C++ kernels, and "auto",
+and operand layouts ("triton" is the default; "-nhwc" copies the operands to channels-last
+orders first; minigan.kernels.CONV_IMPLEMENTATIONS), the CUDA C++ kernels, and "auto",
 minigan with autotuning on (each of the three ops on the implementation it timed fastest
 for the layer, as ``--autotune`` does in training).
 
@@ -95,7 +96,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="calls per timed block")
     parser.add_argument("--rounds", type=int, default=3, help="blocks per framework")
     parser.add_argument("--impls", nargs="+",
-                        default=["triton", "triton-128x128", "triton-128x16", "cuda", "auto"],
+                        default=["triton", "triton-128x128", "triton-128x16", "triton-nhwc",
+                                 "triton-128x128-nhwc", "cuda", "auto"],
                         help="minigan's conv implementations to time (those available), "
                              "auto: autotuning")
     parser.add_argument("--precision", choices=["tf32", "float32"], default="tf32",
@@ -112,7 +114,7 @@ def main() -> None:
     print(f"{torch.cuda.get_device_name()}; minigan conv on CUDA: {', '.join(impls)}; "
           f"PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
           f"float32, {'TF32 on' if tf32 else 'TF32 off'} (CUDA C++: full float32)")
-    print(f"{'layer':<24}{'impl':>15}{'fwd mg':>9}{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}"
+    print(f"{'layer':<24}{'impl':>20}{'fwd mg':>9}{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}"
           f"{'f+b pt':>9}{'ratio':>7}{'mg TF/s':>9}")
     rng = np.random.default_rng(0)
     for name, n, c, o, h, k, s, p, transposed in LAYERS:
@@ -162,7 +164,7 @@ def main() -> None:
         fwd, both = results[False], results[True]
         for impl in impls:
             rate = 3 * flops(n, c, o, h, k, s, p, transposed) / both[impl] / 1e12
-            print(f"{name:<24}{impl:>15}{1e3 * fwd[impl]:>9.3f}{1e3 * fwd['pt']:>9.3f}"
+            print(f"{name:<24}{impl:>20}{1e3 * fwd[impl]:>9.3f}{1e3 * fwd['pt']:>9.3f}"
                   f"{fwd[impl] / fwd['pt']:>7.2f}{1e3 * both[impl]:>9.3f}"
                   f"{1e3 * both['pt']:>9.3f}{both[impl] / both['pt']:>7.2f}{rate:>9.1f}")
     for tuning in mg.backend.tuning_results():                # what "auto" chose

@@ -20,7 +20,11 @@ or driver needed) and its cubin read back with the cuobjdump that ships with Tri
 * cp.async: LDGSTS instructions, the asynchronous global-to-shared copies through which
   Triton's software pipeline loads the next tiles while the current ones are multiplied
   (0: the loads are not pipelined; each iteration waits for its own loads). An H100's
-  copy is 4, 8 or 16 bytes a thread, so gathers of 2-byte elements cannot take it.
+  copy is 4, 8 or 16 bytes a thread, so gathers of 2-byte elements cannot take it;
+* loop loads: the loads from global memory in the longest loop, by kind and bytes a
+  thread ("cp16:8": eight 16-byte asynchronous copies, "ld2:32": thirty-two 2-byte
+  loads into registers, "-" for none): how far the loads of a reduction step are
+  vectorised.
 
 A spill costs a round trip through L1 (and beyond, if evicted) every time the value is
 needed. The numbers hold for this Triton version and kernel code. ``resources`` compiles
@@ -43,7 +47,7 @@ from typing import Any
 
 H100_SHARED_MEMORY = 227 * 1024
 COLUMNS = (f"{'regs':>5}{'stack':>7}{'STL':>6}{'LDL':>6}{'loop':>6}{'instrs':>8}{'body':>6}"
-           f"{'smem':>8}{'mma':>10}{'cp.async':>9}")
+           f"{'smem':>8}{'mma':>10}{'cp.async':>9}  loop loads")
 
 
 def cells(r: dict) -> str:
@@ -52,7 +56,7 @@ def cells(r: dict) -> str:
     fits = "" if r["smem"] <= H100_SHARED_MEMORY else "  too much shared memory"
     return (f"{r['regs']:>5}{r['stack']:>7}{r['stl']:>6}{r['ldl']:>6}{r['in_loop']:>6}"
             f"{r['instrs']:>8}{r['body']:>6}{r['smem']:>8}{r['mma']:>10}{r['cp_async']:>9}"
-            f"{fits}")
+            f"  {r['loop_loads']}{fits}")
 
 
 def refuse_the_interpreter() -> None:
@@ -92,7 +96,8 @@ def resources(kernel: Any, types: dict[str, str], constants: dict[str, Any],
 
 
 def compiled_resources(compiled: Any) -> dict:
-    """regs, stack, stl, ldl, in_loop, instrs, smem, mma and cp_async (module docstring) of
+    """regs, stack, stl, ldl, in_loop, instrs, body, smem, mma, cp_async and loop_loads
+    (module docstring) of
     a kernel Triton compiled for an NVIDIA GPU (its ``CompiledKernel``)."""
     import triton
     cuobjdump = pathlib.Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump"
@@ -110,7 +115,7 @@ def compiled_resources(compiled: Any) -> dict:
                 instrs=len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass)),
                 body=longest_loop(sass),
                 smem=compiled.metadata.shared, mma=matrix_instructions(sass),
-                cp_async=len(re.findall(r"\bLDGSTS\b", sass)))
+                cp_async=len(re.findall(r"\bLDGSTS\b", sass)), loop_loads=loop_loads(sass))
 
 
 def matrix_instructions(sass: str) -> str:
@@ -136,9 +141,36 @@ def _loops(instructions: list[tuple[int, str]]) -> list[tuple[int, int]]:
             and int(target.group(1), 16) < at and int(target.group(1), 16) in index]
 
 
+def _longest_loop_body(sass: str) -> list[str]:
+    """The instructions of the longest loop of cuobjdump's ``sass`` (none: [])."""
+    instructions = _instructions(sass)
+    first, last = max(_loops(instructions), key=lambda loop: loop[1] - loop[0],
+                      default=(0, -1))
+    return [text for _, text in instructions[first:last + 1]]
+
+
 def longest_loop(sass: str) -> int:
     """How many instructions the longest loop of cuobjdump's ``sass`` holds (0: none)."""
-    return max((last - first + 1 for first, last in _loops(_instructions(sass))), default=0)
+    return len(_longest_loop_body(sass))
+
+
+# Bytes a thread of a global load or asynchronous copy, by the modifier that sets them
+# (none: 4 bytes). ".LTC128B" and the like are cache hints, not sizes.
+_LOAD_BYTES = {"U8": 1, "S8": 1, "U16": 2, "S16": 2, "64": 8, "128": 16}
+
+
+def loop_loads(sass: str) -> str:
+    """The global loads (LDG) and asynchronous copies (LDGSTS) in the longest loop of
+    cuobjdump's ``sass``, by kind and bytes a thread: "cp16:8,ld4:2", or "-" for none."""
+    counts: dict[str, int] = {}
+    for text in _longest_loop_body(sass):
+        found = re.search(r"\b(LDGSTS|LDG)\b((?:\.\w+)*)", text)
+        if found:
+            size = next((_LOAD_BYTES[m] for m in found.group(2).split(".") if m in _LOAD_BYTES),
+                        4)
+            kind = f"{'cp' if found.group(1) == 'LDGSTS' else 'ld'}{size}"
+            counts[kind] = counts.get(kind, 0) + 1
+    return ",".join(f"{kind}:{n}" for kind, n in sorted(counts.items())) or "-"
 
 
 def spills_in_loops(sass: str) -> int:

@@ -68,9 +68,17 @@ CONV_TILES = {
     "triton-128x128": dict(BLOCK_M=128, BLOCK_N=128, BLOCK_K=32, num_warps=8),
     "triton-128x16": dict(BLOCK_M=128, BLOCK_N=16, BLOCK_K=32, num_warps=4),
 }
+# Each implementation is a tile shape and a layout of the operands: as given, or copied
+# first to the channels-last orders in which every tile load is 16 bytes a thread
+# (kernels/conv.py, ``channels_last``), for the two tiles of layers with many channels.
+CONV_IMPLEMENTATIONS = {
+    **{name: dict(tiles=tiles) for name, tiles in CONV_TILES.items()},
+    "triton-nhwc": dict(tiles=CONV_TILES["triton"], channels_last=True),
+    "triton-128x128-nhwc": dict(tiles=CONV_TILES["triton-128x128"], channels_last=True),
+}
 for _op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
-    for _name, _tiles in CONV_TILES.items():
-        register(_op, _name, ("cuda",), why_no_triton)(_launcher("conv", _op, tiles=_tiles))
+    for _name, _options in CONV_IMPLEMENTATIONS.items():
+        register(_op, _name, ("cuda",), why_no_triton)(_launcher("conv", _op, **_options))
 
 # Attention's tiles: "triton" takes kernels/attention.py's ``config`` (64 rows of q and of
 # k/v per tile at most, less for wide heads); "triton-128x64" gives a program 128 rows of

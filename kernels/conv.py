@@ -26,6 +26,25 @@ unlike atomics).
 
 float32 products use TF32 tensor cores when ``ALLOW_TF32`` (as cuDNN does by default),
 else full-precision FMAs.
+
+Operand layouts (``channels_last``). The kernels read their operands through strides, so
+they run on any layout; the layout decides how they load. In NCHW memory a tap-by-tap tile
+is a gather: neighbours along the channels are H W elements apart, so each thread copies
+one element at a time to shared memory (float16: not even asynchronously, so the loop is
+not software-pipelined). With ``channels_last=True`` the launchers first copy the operands
+to the memory order in which the reduction axis of every tile load is the innermost one
+(``CHANNELS_LAST``), and each thread copies 16 bytes at once (``cp.async``, 4 float32 or 8
+float16). That is also the order TF32 tensor-core products need in shared memory (both
+operands K-major), which is why the weight goes to (O, kh, kw, C/g) for conv2d but to
+(C/g, kh, kw, O) for the input gradient. The weight gradient's reduction runs over pixels:
+dY (N, O, Ho, Wo) already has them innermost, and x goes to (N, H, W, C); in float32,
+where TF32 wants x with its pixels innermost too, x stays a 4-byte gather either way.
+Machine instructions per reduction step at the GPU benchmarks' layers, compiled for sm_90
+(bench/compiled_kernels.py ``--channels-last``, BENCHMARKS.md): 1.5-3.1x fewer in
+float16; in float32 1.4-2.4x fewer for conv2d and the input gradient, and for the weight
+gradient 2.5x fewer at DCGAN's layers but 14% more at BigGAN's. The price is one copy of
+each moved operand per call, so these layouts are implementations of their own
+("-nhwc", kernels/__init__.py) for autotuning to time against the others, layer by layer.
 """
 from __future__ import annotations
 
@@ -402,6 +421,33 @@ def taps_outer(channels: int, block: int) -> bool:
     return 2 * channels >= block
 
 
+# The memory order (outermost axis first) of each operand moved by ``channels_last``: x,
+# w for conv2d; dy, w for conv_transpose2d; x, dy for conv2d_weight (module docstring).
+# Only the tap-by-tap walk gains: the flat walk's loads of few channels (an RGB side) are
+# gathers in any layout, and are left as they are.
+CHANNELS_LAST = {
+    "conv2d": ((0, 2, 3, 1), (0, 2, 3, 1)),             # x: N H W C;   w: O kh kw C/g
+    "conv_transpose2d": ((0, 2, 3, 1), (1, 2, 3, 0)),   # dy: N Ho Wo O; w: C/g kh kw O
+    "conv2d_weight": ((0, 2, 3, 1), (0, 1, 2, 3)),      # x: N H W C;   dy as it is
+}
+
+
+def in_memory_order(a: Any, order: tuple[int, ...], xp: Any) -> Any:
+    """``a`` with the same shape and values, its elements laid out in memory with the axes
+    in ``order``, outermost first: a copy, unless they already are."""
+    laid_out = xp.ascontiguousarray(a.transpose(order))
+    return laid_out.transpose(tuple(order.index(axis) for axis in range(a.ndim)))
+
+
+def _laid_out(op: str, first: Any, second: Any, channels_last: bool, xp: Any) -> tuple:
+    """The two operands of ``op`` as its kernel reads them: as given, or moved to
+    ``CHANNELS_LAST[op]``."""
+    if not channels_last:
+        return first, second
+    orders = CHANNELS_LAST[op]
+    return in_memory_order(first, orders[0], xp), in_memory_order(second, orders[1], xp)
+
+
 def _output(op: str, out: Any, shape: tuple[int, ...], like: Any, xp: Any) -> Any:
     """A new output, or the caller's ``out`` (tests pass one filled with NaN)."""
     if out is None:
@@ -413,7 +459,7 @@ def _output(op: str, out: Any, shape: tuple[int, ...], like: Any, xp: Any) -> An
 
 
 def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any = None,
-           tiles: dict = DEFAULT_TILES) -> Any:
+           tiles: dict = DEFAULT_TILES, channels_last: bool = False) -> Any:
     """y = conv2d(x, w).   x: (N, C, H, W), w: (O, C/g, kh, kw) -> (N, O, *out_hw)"""
     _check("conv2d", x, w)
     n, c, h, wd = x.shape
@@ -422,6 +468,8 @@ def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any 
     y = _output("conv2d", out, (n, o, *out_hw), x, xp)
     if y.size == 0:
         return y
+    by_tap = taps_outer(c_g, tiles["BLOCK_K"])
+    x, w = _laid_out("conv2d", x, w, channels_last and by_tap, xp)
     grid = (cdiv(n * out_hw[0] * out_hw[1], tiles["BLOCK_M"]),
             cdiv(o // g, tiles["BLOCK_N"]), g)
     launch("conv2d", conv2d_kernel, grid, tiles)(
@@ -429,12 +477,13 @@ def conv2d(x: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any, out: Any 
         n, c_g, h, wd, o // g, *out_hw,
         *_strides(x), *_strides(w), *_strides(y),
         *_geometry_args(geo),
-        KH=kh, KW=kw, **_meta(x.dtype), TAPS_OUTER=taps_outer(c_g, tiles["BLOCK_K"]), **tiles)
+        KH=kh, KW=kw, **_meta(x.dtype), TAPS_OUTER=by_tap, **tiles)
     return y
 
 
 def conv_transpose2d(dy: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any,
-                     out: Any = None, tiles: dict = DEFAULT_TILES) -> Any:
+                     out: Any = None, tiles: dict = DEFAULT_TILES,
+                     channels_last: bool = False) -> Any:
     """dx = conv_transpose2d(dy, w).   dy: (N, O, Ho, Wo), w: (O, C/g, kh, kw) ->
     dx: (N, C, *out_hw)"""
     _check("conv_transpose2d", dy, w)
@@ -447,6 +496,7 @@ def conv_transpose2d(dy: Any, w: Any, geo: Any, out_hw: tuple[int, int], xp: Any
     if dy.size == 0:
         dx[...] = 0
         return dx
+    dy, w = _laid_out("conv_transpose2d", dy, w, channels_last, xp)
     sh, sw = geo.stride
     largest = n * cdiv(out_hw[0], sh) * cdiv(out_hw[1], sw)  # pixels of a class
     grid = (cdiv(largest, tiles["BLOCK_M"]) * sh * sw,
@@ -468,7 +518,7 @@ def _splits(pixels: int, programs: int) -> int:
 
 
 def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any,
-                  tiles: dict = DEFAULT_TILES) -> Any:
+                  tiles: dict = DEFAULT_TILES, channels_last: bool = False) -> Any:
     """dw = conv2d_weight(x, dy).   x: (N, C, H, W), dy: (N, O, Ho, Wo) -> (O, C/g, kh, kw)
 
     The output is the sum of the split partials, so there is no ``out`` to poison: the
@@ -483,6 +533,7 @@ def conv2d_weight(x: Any, dy: Any, geo: Any, kernel: tuple[int, int], xp: Any,
     if o == 0 or taps == 0 or pixels == 0:
         return xp.zeros((o, c // g, kh, kw), dtype=x.dtype)
     by_tap = taps_outer(c // g, tiles["BLOCK_N"])
+    x, dy = _laid_out("conv2d_weight", x, dy, channels_last and by_tap, xp)
     columns = (cdiv(c // g, tiles["BLOCK_N"]) * kh * kw if by_tap
                else cdiv(taps, tiles["BLOCK_N"]))
     split = _splits(pixels, cdiv(o // g, tiles["BLOCK_M"]) * columns * g)

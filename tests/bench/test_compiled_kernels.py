@@ -26,4 +26,40 @@ def test_each_launched_kernel_gets_a_row_with_hoppers_matrix_instructions():
                        "attention_forward_kernel", "attention_dq_kernel",
                        "attention_dkdv_kernel"]
     for row in rows:
-        assert "HGMMA:" in row.split()[-2] and "too much shared memory" not in row, row
+        assert "HGMMA:" in row.split()[-3] and "too much shared memory" not in row, row
+
+
+def _loop_loads(*options):
+    """{(layer, dtype, kernel): loads in the loop} for the first two convolution layers of
+    bench/gpu.py (3 -> 64 and 64 -> 128 channels), compiled as launched."""
+    result = subprocess.run([sys.executable, str(SCRIPT), "--layers", "2", "--shapes", "0",
+                             "--dtypes", "float32", "float16", *options], capture_output=True,
+                            text=True, timeout=600, cwd=SCRIPT.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {}
+    for row in result.stdout.splitlines()[1:]:
+        layer, (dtype, kernel, *_, loads) = row[:26].strip(), row[26:].split()
+        rows[layer.split()[2], dtype, kernel.removesuffix("_kernel")] = loads
+    return rows
+
+
+def test_channels_last_operands_make_every_load_of_the_loop_a_16_byte_copy():
+    """The "-nhwc" implementations' claim, read from the machine code: at 64 -> 128
+    channels every load of conv2d's and conv_transpose2d's reduction loop is a 16-byte
+    asynchronous copy (float32 and float16), where in the layout as given (NCHW) none is:
+    4-byte copies in float32, 2-byte loads into registers in float16. conv2d_weight's x
+    tile becomes two 16-byte copies in float16 (its dY tile, NCHW either way, stays 2-byte
+    loads at these 8-pixel rows). The 3-channel layer's conv2d and conv2d_weight take the
+    flat walk, which the launchers leave in the layout given."""
+    pytest.importorskip("triton.backends.nvidia")
+    nchw, nhwc = _loop_loads(), _loop_loads("--channels-last")
+    for kernel in ("conv2d", "conv_transpose2d"):
+        assert nhwc["64->128", "float32", kernel] == "cp16:8"
+        assert nhwc["64->128", "float16", kernel] == "cp16:4"
+        assert nchw["64->128", "float32", kernel] == "cp4:32"
+        assert nchw["64->128", "float16", kernel] == "ld2:32"
+    assert nhwc["64->128", "float16", "conv2d_weight"] == "cp16:2,ld2:16"
+    assert nchw["64->128", "float16", "conv2d_weight"] == "ld2:32"
+    for dtype in ("float32", "float16"):
+        for kernel in ("conv2d", "conv2d_weight"):
+            assert nhwc["3->64", dtype, kernel] == nchw["3->64", dtype, kernel]

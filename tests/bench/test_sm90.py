@@ -60,3 +60,22 @@ def test_the_longest_loop_body_counts_its_instructions():
     loops = sm90._loops(sm90._instructions(SASS))
     assert [last - first + 1 for first, last in loops] == [4]
     assert sm90.longest_loop(SASS) == 4 and sm90.longest_loop(SASS.split("/*0020*/")[0]) == 0
+
+
+def test_loop_loads_by_kind_and_bytes_a_thread():
+    """In the longest loop only: 16-byte and 4-byte asynchronous copies, 2-byte and 8-byte
+    loads to registers; the copies' barrier (LDGDEPBAR) and cache hints (LTC128B) are not
+    loads or sizes; the load after the loop is not counted."""
+    loop = SASS.replace(
+        "/*0040*/                   FFMA R4, R3, R3, R4 ;",
+        "/*0040*/                   LDGSTS.E.BYPASS.LTC128B.128 [R3], desc[UR6][R4.64] ;\n"
+        "        /*0041*/                   LDGSTS.E.BYPASS.128 [R3+0x10], desc[UR6][R6.64] ;\n"
+        "        /*0042*/                   LDGSTS.E [R5], desc[UR6][R8.64] ;\n"
+        "        /*0043*/                   LDGDEPBAR ;\n"
+        "        /*0044*/               @P0 LDG.E.U16 R9, desc[UR6][R10.64] ;\n"
+        "        /*0045*/                   LDG.E.64 R12, desc[UR6][R10.64+0x8] ;")
+    loop = loop.replace("/*0070*/                   LDL R5, [R1+0x8] ;",
+                        "/*0070*/                   LDG.E R5, desc[UR6][R2.64] ;")
+    assert sm90.loop_loads(loop) == "cp16:2,cp4:1,ld2:1,ld8:1"
+    assert sm90.loop_loads(SASS) == "-"
+    assert sm90.loop_loads(SASS.split("/*0020*/")[0]) == "-"

@@ -6,7 +6,7 @@ import pytest
 
 import minigan as mg
 import minigan.nn.functional as F
-from minigan.kernels import CONV_TILES
+from minigan.kernels import CONV_IMPLEMENTATIONS
 from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weight_array, \
     conv_transpose2d_array, output_size
 from minigan.testing import assert_close
@@ -25,13 +25,13 @@ def _relative(got, want):
     return np.linalg.norm(got - want) / np.linalg.norm(want)
 
 
-@pytest.mark.parametrize("tiles", sorted(CONV_TILES))
+@pytest.mark.parametrize("impl", sorted(CONV_IMPLEMENTATIONS))
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("allow_tf32", [True, False])
-def test_triton_conv_family_at_real_sizes(shape, allow_tf32, tiles, monkeypatch):
+def test_triton_conv_family_at_real_sizes(shape, allow_tf32, impl, monkeypatch):
     import cupy
     from minigan.kernels import conv as kernels
-    tiles = CONV_TILES[tiles]
+    options = CONV_IMPLEMENTATIONS[impl]
     monkeypatch.setattr(kernels, "ALLOW_TF32", allow_tf32)
     n, c, o, h, k, s, p = shape
     rng = np.random.default_rng()                          # fresh inputs on every run
@@ -43,15 +43,16 @@ def test_triton_conv_family_at_real_sizes(shape, allow_tf32, tiles, monkeypatch)
     tolerance = 3e-3 if allow_tf32 else 1e-5
 
     y = cupy.full((n, o, *out), np.nan, np.float32)
-    kernels.conv2d(cupy.asarray(x), cupy.asarray(w), geo, out, cupy, out=y, tiles=tiles)
+    kernels.conv2d(cupy.asarray(x), cupy.asarray(w), geo, out, cupy, out=y, **options)
     x64, w64, gy64 = (a.astype(np.float64) for a in (x, w, gy))
     assert _relative(y, conv2d_array(x64, w64, geo, out, NUMPY_KERNELS)) < tolerance
     dx = cupy.full(x.shape, np.nan, np.float32)
     kernels.conv_transpose2d(cupy.asarray(gy), cupy.asarray(w), geo, (h, h), cupy, out=dx,
-                             tiles=tiles)
+                             **options)
     want = conv_transpose2d_array(gy64, w64, geo, (h, h), NUMPY_KERNELS)
     assert _relative(dx, want) < tolerance
-    dw = kernels.conv2d_weight(cupy.asarray(x), cupy.asarray(gy), geo, (k, k), cupy, tiles=tiles)
+    dw = kernels.conv2d_weight(cupy.asarray(x), cupy.asarray(gy), geo, (k, k), cupy,
+                               **options)
     assert _relative(dw, conv2d_weight_array(x64, gy64, geo, (k, k), NUMPY_KERNELS)) < tolerance
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from minigan.backend import implementations
-from minigan.kernels import CONV_TILES
+from minigan.kernels import CONV_IMPLEMENTATIONS, CONV_TILES
 from minigan.ops.conv import NUMPY_KERNELS, Geometry, conv2d_array, conv2d_weight_array, \
     conv_transpose2d_array, output_size
 
@@ -35,8 +35,9 @@ def _relative_error(got, want):
 TOLERANCE = {np.float64: 1e-12, np.float32: 3e-3, np.float16: 5e-3}
 
 
-def _check_all_three(xp, x, w, geo, dtype, tiles=TILES):
-    """Each of the three kernels against the reference, outputs poisoned with NaN first."""
+def _check_all_three(xp, x, w, geo, dtype, **options):
+    """Each of the three kernels against the reference, outputs poisoned with NaN first;
+    ``options`` are the launchers' (tiles, channels_last)."""
     kh, kw = w.shape[2:]
     out_hw = tuple(output_size(n, k, s, p, d) for n, k, s, p, d in zip(
         x.shape[2:], (kh, kw), geo.stride, geo.padding, geo.dilation))
@@ -46,16 +47,16 @@ def _check_all_three(xp, x, w, geo, dtype, tiles=TILES):
     xd, wd, gyd = xp.asarray(x), xp.asarray(w), xp.asarray(gy)
 
     y = xp.full((x.shape[0], w.shape[0], *out_hw), np.nan, dtype=dtype)
-    triton_conv.conv2d(xd, wd, geo, out_hw, xp, out=y, tiles=tiles)
+    triton_conv.conv2d(xd, wd, geo, out_hw, xp, out=y, **options)
     want = conv2d_array(x64, w64, geo, out_hw, NUMPY_KERNELS)
     assert _relative_error(y, want) < TOLERANCE[dtype], "conv2d"
 
     dx = xp.full(x.shape, np.nan, dtype=dtype)
-    triton_conv.conv_transpose2d(gyd, wd, geo, x.shape[2:], xp, out=dx, tiles=tiles)
+    triton_conv.conv_transpose2d(gyd, wd, geo, x.shape[2:], xp, out=dx, **options)
     want = conv_transpose2d_array(gy.astype(np.float64), w64, geo, x.shape[2:], NUMPY_KERNELS)
     assert _relative_error(dx, want) < TOLERANCE[dtype], "conv_transpose2d"
 
-    dw = triton_conv.conv2d_weight(xd, gyd, geo, (kh, kw), xp, tiles=tiles)
+    dw = triton_conv.conv2d_weight(xd, gyd, geo, (kh, kw), xp, **options)
     want = conv2d_weight_array(x64, gy.astype(np.float64), geo, (kh, kw), NUMPY_KERNELS)
     assert dw.dtype == dtype and _relative_error(dw, want) < TOLERANCE[dtype], "conv2d_weight"
 
@@ -79,18 +80,19 @@ def test_partial_tiles_in_the_reduction(xp, taps):
     _check_all_three(xp, x, w, Geometry((1, 1), (0, 0), (1, 1), 1), np.float64)
 
 
-@pytest.mark.parametrize("name", sorted(CONV_TILES))
-def test_every_tile_shape_matches_the_reference_on_its_partial_tiles(xp, name):
-    """Each registered tile shape, with one more pixel, channel and tap than its tile (so
-    both a full and a partial tile in every dimension), on a strided, padded, grouped
-    geometry."""
-    tiles = CONV_TILES[name]
+@pytest.mark.parametrize("name", sorted(CONV_IMPLEMENTATIONS))
+def test_every_implementation_matches_the_reference_on_its_partial_tiles(xp, name):
+    """Each registered implementation (tile shape and operand layout), with one more pixel,
+    channel and tap than its tile (so both a full and a partial tile in every dimension),
+    on a strided, padded, grouped geometry."""
+    options = CONV_IMPLEMENTATIONS[name]
+    tiles = options["tiles"]
     x = _random((1, 2 * (tiles["BLOCK_K"] + 1), 1, tiles["BLOCK_M"] + 1), np.float64)
     w = _random((2 * (tiles["BLOCK_N"] + 1), tiles["BLOCK_K"] + 1, 1, 1), np.float64, seed=2)
-    _check_all_three(xp, x, w, Geometry((1, 1), (0, 0), (1, 1), 2), np.float64, tiles)
+    _check_all_three(xp, x, w, Geometry((1, 1), (0, 0), (1, 1), 2), np.float64, **options)
     x = _random((2, 4, 7, 6), np.float64)
     w = _random((6, 2, 4, 3), np.float64, seed=2)
-    _check_all_three(xp, x, w, Geometry((2, 2), (1, 1), (1, 2), 2), np.float64, tiles)
+    _check_all_three(xp, x, w, Geometry((2, 2), (1, 1), (1, 2), 2), np.float64, **options)
 
 
 @pytest.mark.parametrize("taps_outer", [True, False])
@@ -100,14 +102,17 @@ def test_every_tile_shape_matches_the_reference_on_its_partial_tiles(xp, name):
     (6, Geometry((2, 1), (0, 2), (1, 2), 3)),           # asymmetric, dilated, grouped
     (34, Geometry((3, 3), (2, 0), (2, 1), 2)),          # strided, dilated, two chunks a group
 ])
+@pytest.mark.parametrize("channels_last", [False, True])
 def test_both_walks_of_conv2d_and_conv2d_weight_match_the_reference(xp, monkeypatch,
                                                                     taps_outer, channels,
-                                                                    geometry):
-    """Tap by tap over channel chunks, or flattened (c, p, q): each on any channel count."""
+                                                                    geometry, channels_last):
+    """Tap by tap over channel chunks, or flattened (c, p, q): each on any channel count,
+    with the operands as given or moved to channels-last orders (which the launchers do
+    for the tap-by-tap walk only)."""
     monkeypatch.setattr(triton_conv, "taps_outer", lambda channels, block: taps_outer)
     x = _random((2, channels, 9, 10), np.float64)
     w = _random((5 * geometry.groups, channels // geometry.groups, 4, 3), np.float64, seed=3)
-    _check_all_three(xp, x, w, geometry, np.float64)
+    _check_all_three(xp, x, w, geometry, np.float64, channels_last=channels_last)
 
 
 def test_the_walk_is_tap_by_tap_when_a_channel_chunk_is_at_least_half_full():
@@ -115,9 +120,11 @@ def test_the_walk_is_tap_by_tap_when_a_channel_chunk_is_at_least_half_full():
         False, False, True, True]
 
 
-def test_each_tile_shape_is_a_registered_implementation_of_each_op():
+def test_each_tile_shape_and_layout_is_a_registered_implementation_of_each_op():
+    assert {options["tiles"]["BLOCK_M"] for options in CONV_IMPLEMENTATIONS.values()
+            if options.get("channels_last")} == {64, 128}
     for op in ("conv2d", "conv_transpose2d", "conv2d_weight"):
-        assert set(CONV_TILES) <= set(implementations(op))
+        assert set(CONV_IMPLEMENTATIONS) <= set(implementations(op))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
@@ -127,10 +134,11 @@ def test_each_tile_shape_is_a_registered_implementation_of_each_op():
     Geometry((2, 1), (0, 2), (1, 2), 3),            # asymmetric, dilated, grouped
     Geometry((3, 3), (2, 0), (2, 1), 1),
 ])
-def test_geometries_and_dtypes(xp, geometry, dtype):
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_geometries_and_dtypes(xp, geometry, dtype, channels_last):
     x = _random((2, 6, 9, 10), dtype)
     w = (_random((9, 6 // geometry.groups, 4, 3), dtype, seed=3) * 0.3).astype(dtype)
-    _check_all_three(xp, x, w, geometry, dtype)
+    _check_all_three(xp, x, w, geometry, dtype, channels_last=channels_last)
 
 
 @st.composite
@@ -150,17 +158,17 @@ def problems(draw, max_padding=2):
 
 
 @settings(max_examples=12)
-@given(problems())
-def test_drawn_problems_match_the_reference(xp, problem):
+@given(problems(), st.booleans())
+def test_drawn_problems_match_the_reference(xp, problem, channels_last):
     x_shape, w_shape, geometry = problem
     _check_all_three(xp, _random(x_shape, np.float64), _random(w_shape, np.float64, 4),
-                     geometry, np.float64)
+                     geometry, np.float64, channels_last=channels_last)
 
 
 # -- conv_transpose2d by phase class: the pixels h = h0 + u*sh of one residue (h + ph) mod sh
 #    reduce over only the taps p with p*dh = (h + ph) mod sh ---------------------------------
 
-def _check_transpose(xp, x_shape, w_shape, geo):
+def _check_transpose(xp, x_shape, w_shape, geo, channels_last=False):
     """conv_transpose2d(dy, w) into dx poisoned with NaN (an unwritten pixel fails) against
     the float64 reference, with dy of the shape conv2d(x, w) has; returns dx on the host."""
     n, _, h, w = x_shape
@@ -169,7 +177,8 @@ def _check_transpose(xp, x_shape, w_shape, geo):
     dy = _random((n, w_shape[0], *out_hw), np.float64, 6)
     weight = _random(w_shape, np.float64, 7)
     dx = xp.full(x_shape, np.nan)
-    triton_conv.conv_transpose2d(xp.asarray(dy), xp.asarray(weight), geo, (h, w), xp, out=dx)
+    triton_conv.conv_transpose2d(xp.asarray(dy), xp.asarray(weight), geo, (h, w), xp, out=dx,
+                                 channels_last=channels_last)
     want = conv_transpose2d_array(dy, weight, geo, (h, w), NUMPY_KERNELS)
     assert _relative_error(dx, want) < 1e-12
     return _host(dx)
@@ -213,9 +222,10 @@ def test_phases_without_taps_are_written_as_zeros(xp, x_shape, w_shape, geometry
 
 
 @settings(max_examples=8)
-@given(problems(max_padding=3))
-def test_drawn_transposes_with_padding_up_to_three_match_the_reference(xp, problem):
-    _check_transpose(xp, *problem)
+@given(problems(max_padding=3), st.booleans())
+def test_drawn_transposes_with_padding_up_to_three_match_the_reference(xp, problem,
+                                                                     channels_last):
+    _check_transpose(xp, *problem, channels_last=channels_last)
 
 
 def test_non_contiguous_inputs_are_read_through_their_strides(xp):
@@ -226,6 +236,53 @@ def test_non_contiguous_inputs_are_read_through_their_strides(xp):
     want = conv2d_array(_host(xp.ascontiguousarray(x_view)), _host(w), geo, (8, 7),
                         NUMPY_KERNELS)
     assert not x_view.flags.c_contiguous and _relative_error(got, want) < 1e-12
+
+
+def test_in_memory_order_keeps_shape_and_values_and_copies_only_when_needed(xp):
+    a = xp.asarray(_random((2, 3, 4, 5), np.float64))
+    nhwc = triton_conv.in_memory_order(a, (0, 2, 3, 1), xp)
+    assert nhwc.shape == a.shape and (_host(nhwc) == _host(a)).all()
+    assert tuple(s // 8 for s in nhwc.strides) == (60, 1, 15, 3)
+    assert xp.shares_memory(triton_conv.in_memory_order(nhwc, (0, 2, 3, 1), xp), nhwc)
+    assert not xp.shares_memory(nhwc, a)
+
+
+def _memory_order(array):
+    """The axes of ``array`` from the largest stride to the smallest (outermost first)."""
+    return tuple(sorted(range(array.ndim), key=lambda axis: -array.strides[axis]))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("channels", [3, 32])
+def test_the_kernels_read_the_operands_in_the_layout_asked_for(xp, monkeypatch, channels_last,
+                                                             channels):
+    """What each kernel is handed: the operands as given, or in CHANNELS_LAST's orders,
+    where the reduction axis of every tile load is innermost (the results are the
+    reference's either way, tested above; this is what makes the loads 16 bytes wide).
+    Three channels take the flat walk in conv2d and conv2d_weight, whose loads are gathers
+    in any layout: their operands stay as given."""
+    handed = {}
+
+    def recording_launch(op, kernel, grid, tiles):
+        def run(*args, **meta):
+            handed[op] = [_memory_order(arg.array) for arg in args
+                          if isinstance(arg, triton_conv.KernelArg)]
+        return run
+    monkeypatch.setattr(triton_conv, "launch", recording_launch)
+    geo = Geometry((1, 1), (1, 1), (1, 1), 1)
+    x, w = xp.zeros((2, channels, 4, 5)), xp.zeros((6, channels, 3, 2))
+    dy = xp.zeros((2, 6, 4, 6))
+    triton_conv.conv2d(x, w, geo, (4, 6), xp, channels_last=channels_last)
+    triton_conv.conv_transpose2d(dy, w, geo, (4, 5), xp, channels_last=channels_last)
+    triton_conv.conv2d_weight(x, dy, geo, (3, 2), xp, channels_last=channels_last)
+    nchw = (0, 1, 2, 3)
+    orders = triton_conv.CHANNELS_LAST
+    moved = {op: orders[op] if channels_last and (channels > 3 or op == "conv_transpose2d")
+             else (nchw, nchw) for op in orders}
+    assert handed == {op: [*moved[op], nchw] for op in orders}
+    assert orders["conv2d"] == ((0, 2, 3, 1), (0, 2, 3, 1))            # c innermost in both
+    assert orders["conv_transpose2d"] == ((0, 2, 3, 1), (1, 2, 3, 0))  # o innermost in both
+    assert orders["conv2d_weight"] == ((0, 2, 3, 1), nchw)             # dy: pixels innermost
 
 
 def test_empty_batch_launches_nothing_and_returns_empty_or_zero_results(xp):
@@ -284,8 +341,8 @@ def test_every_tile_shape_compiles_for_sm90_within_an_h100s_shared_memory():
     rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
     assert len(rows) == 5 * len(CONV_TILES)     # conv2d's and conv2d_weight's two walks each
     assert {row[0] for row in rows} == set(CONV_TILES)
-    for row in rows:                                  # ... smem, mma, cp.async
-        assert 0 < int(row[-3]) <= 227 * 1024, row
+    for row in rows:                          # ... smem, mma, cp.async, loop loads
+        assert 0 < int(row[-4]) <= 227 * 1024, row
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float16])
