@@ -2,11 +2,15 @@
 # Every GPU check and GPU benchmark behind BENCHMARKS.md, in parts that each take a few
 # minutes on an H100, every output kept in a folder:
 #
-#   bench/gpu_all.sh PART [FOLDER]      PART: tests | conv | attention | norms | steps | all
+#   bench/gpu_all.sh PART [FOLDER]      PART: tests | conv | conv-float32 | attention |
+#                                             norms | steps | all
 #
 #   tests      the GPU suite (tests marked gpu, the Triton kernels compiled, the CUDA C++
 #              kernels, compute-sanitizer's memcheck when it is installed)
-#   conv       bench/gpu.py with TF32 and in full float32, every implementation and auto
+#   conv       bench/gpu.py with TF32, every implementation and auto
+#   conv-float32  the same in full float32 (the CUDA C++ kernels' precision); apart from
+#              conv, since seven implementations compiled on a fresh machine may not fit
+#              both in one part's few minutes
 #   attention  bench/gpu_attention.py, and bench/gpu_power_iteration.py
 #   norms      bench/gpu_normalization.py (batch and instance norm)
 #   steps      bench/train_step.py on the GPU, with the default implementations, with
@@ -19,7 +23,7 @@
 # the command, the date and nvidia-smi's name of the GPU. A failing command is reported
 # and the next one runs; the exit status is non-zero when any failed.
 set -u
-part=${1:?usage: bench/gpu_all.sh tests|conv|attention|norms|steps|all [FOLDER]}
+part=${1:?usage: bench/gpu_all.sh tests|conv|conv-float32|attention|norms|steps|all [FOLDER]}
 folder=${2:-gpu-results}
 python=${PYTHON:-python3}
 mkdir -p "$folder"
@@ -47,7 +51,8 @@ run_part() {
             record gpu-suite "$python" -m pytest -q -m gpu tests
             record kernels-compiled "$python" -m pytest -q tests/kernels tests/csrc ;;
         conv)
-            record conv-tf32 "$python" bench/gpu.py --repeats 10 --rounds 2
+            record conv-tf32 "$python" bench/gpu.py --repeats 10 --rounds 2 ;;
+        conv-float32)
             record conv-float32 "$python" bench/gpu.py --repeats 10 --rounds 2 \
                 --precision float32 ;;
         attention)
@@ -62,9 +67,11 @@ run_part() {
             record train-step-triton-dispatch "$python" bench/train_step.py --device cuda \
                 --repeats 10 --rounds 3 --triton-dispatch ;;
         all)
-            for each in tests conv attention norms steps; do run_part "$each"; done ;;
+            for each in tests conv conv-float32 attention norms steps; do
+                run_part "$each"
+            done ;;
         *)
-            echo "unknown part $1: tests, conv, attention, norms, steps or all" >&2
+            echo "unknown part $1: tests, conv, conv-float32, attention, norms, steps or all" >&2
             exit 2 ;;
     esac
 }
