@@ -41,8 +41,10 @@
 //   store(block, m, n, v)     where C[m, n] goes,
 // and which index of each operand is contiguous in memory (a_order, b_order). Decoding k
 // costs two integer divisions per element loaded, the price of building no im2col
-// matrix. a and b decode k before they look at `inside`, so that the compiler computes
-// the decoding once for all the loads of a thread that share a k.
+// matrix; their divisors are fixed before the loop, so each is a multiply, an add and a
+// shift (ConvDivisor) instead of the twenty-odd instructions of a division by a number
+// known only at run time. a and b decode k before they look at `inside`, so that the
+// compiler computes the decoding once for all the loads of a thread that share a k.
 //
 // Blocks and threads. Block (bx, by, bz) computes the 64 x 64 tile C[64 bx :, 64 by :] of
 // group bz % g of the product that block(bz) names: for the weight gradient, reduction
@@ -195,25 +197,59 @@ __device__ __forceinline__ ConvPhase conv_phase(int first, int size, int stride,
           dilation / divisor};
 }
 
-// ConvSizes as the kernels' 32-bit index arithmetic sees them (offsets into the arrays
-// are int64_t), with the channels per group c_g = c / groups and o_g = o / groups.
-struct ConvIndex {
-  int n, c, h, w, o, kh, kw, ho, wo, sh, sw, ph, pw, dh, dw, groups, c_g, o_g;
+// x / d for 0 <= x < 2^31 by a divisor 1 <= d < 2^31 known before the loop: with
+// l = ceil(log2 d) and m = ceil(2^(32+l) / d) - 2^32 (which fits in 32 bits, as
+// 2^(l-1) < d <= 2^l),
+//   x / d = (mulhi(x, m) + x) >> l,   mulhi(x, m) = floor(x m / 2^32):
+// a multiply, an add and a shift. Why it is exact: m + 2^32 = (2^(32+l) + e) / d with
+// 0 <= e < d <= 2^l, so x (m + 2^32) / 2^(32+l) = x / d + x e / (d 2^(32+l)), and the
+// excess over x / d is less than 2^31 2^l / (d 2^(32+l)) < 1 / d: too little to reach
+// the next integer above x / d, whose fraction is at most (d - 1) / d. The add cannot
+// overflow (mulhi(x, m) < x < 2^31), and d = 1 and the powers of two get m = 0: a shift.
+// A divisor of 0 (the size of an empty axis, which nothing is divided by) is taken as 1.
+struct ConvDivisor {
+  unsigned divisor, multiplier, shift;
 };
+__host__ __device__ __forceinline__ ConvDivisor conv_divisor(int d) {
+  const uint64_t divisor = d < 1 ? 1 : static_cast<uint64_t>(d);
+  unsigned shift = 0;
+  while ((uint64_t{1} << shift) < divisor) ++shift;
+  const uint64_t scaled = ((uint64_t{1} << (32 + shift)) + divisor - 1) / divisor;
+  return {static_cast<unsigned>(divisor), static_cast<unsigned>(scaled - (uint64_t{1} << 32)),
+          shift};
+}
+__device__ __forceinline__ unsigned conv_divide(unsigned x, const ConvDivisor& d) {
+  return (mulhi_(x, d.multiplier) + x) >> d.shift;
+}
 
-// index = (hi mid + md) lo + low, a row-major index over (hi, mid, lo): its digits.
-// Indices are never negative, and unsigned division is the cheaper one on a GPU.
+// The radix of a row-major index over (hi, mid, lo): the divisors mid lo and lo.
+struct ConvRadix {
+  ConvDivisor span, lo;
+};
+__host__ __device__ __forceinline__ ConvRadix conv_radix(int mid, int lo) {
+  return {conv_divisor(mid * lo), conv_divisor(lo)};
+}
+
+// index = (hi mid + md) lo + low: its digits. Indices are never negative.
 struct ConvDigits {
   int hi, mid, lo;
 };
-__device__ __forceinline__ ConvDigits conv_digits(int index, int mid, int lo) {
-  const unsigned span = static_cast<unsigned>(mid) * static_cast<unsigned>(lo);
-  const unsigned hi = static_cast<unsigned>(index) / span;
-  const unsigned rest = static_cast<unsigned>(index) - hi * span;
-  const unsigned md = rest / static_cast<unsigned>(lo);
+__device__ __forceinline__ ConvDigits conv_digits(int index, const ConvRadix& radix) {
+  const unsigned hi = conv_divide(static_cast<unsigned>(index), radix.span);
+  const unsigned rest = static_cast<unsigned>(index) - hi * radix.span.divisor;
+  const unsigned md = conv_divide(rest, radix.lo);
   return {static_cast<int>(hi), static_cast<int>(md),
-          static_cast<int>(rest - md * static_cast<unsigned>(lo))};
+          static_cast<int>(rest - md * radix.lo.divisor)};
 }
+
+// ConvSizes as the kernels' 32-bit index arithmetic sees them (offsets into the arrays
+// are int64_t), with the channels per group c_g = c / groups and o_g = o / groups, and
+// the radixes of the two indices the kernels decode: a tap (c, p, q) over (kh, kw), an
+// output pixel (n, i, j) over (ho, wo).
+struct ConvIndex {
+  int n, c, h, w, o, kh, kw, ho, wo, sh, sw, ph, pw, dh, dw, groups, c_g, o_g;
+  ConvRadix taps, pixels;
+};
 
 // Which index of an operand is contiguous in memory: its row or column index (m of A,
 // n of B), or the reduction index k.
@@ -264,13 +300,13 @@ struct Conv2dGemm {
     int top, left;
   };
   __device__ __forceinline__ RowA a_row(const Block& block, int m) const {
-    const ConvDigits nij = conv_digits(m, s.ho, s.wo);
+    const ConvDigits nij = conv_digits(m, s.pixels);
     return {(static_cast<int64_t>(nij.hi) * s.c + static_cast<int64_t>(block.group) * s.c_g) *
                 s.h * s.w,
             nij.mid * s.sh - s.ph, nij.lo * s.sw - s.pw};
   }
   __device__ __forceinline__ T a(const Block&, const RowA& row, int k, bool inside) const {
-    const ConvDigits cpq = conv_digits(k, s.kh, s.kw);
+    const ConvDigits cpq = conv_digits(k, s.taps);
     const int h = row.top + cpq.mid * s.dh;
     const int w = row.left + cpq.lo * s.dw;
     inside = inside && h >= 0 && h < s.h && w >= 0 && w < s.w;
@@ -288,7 +324,7 @@ struct Conv2dGemm {
 
   __device__ __forceinline__ void store(const Block& block, int m, int n, Acc value) const {
     const int plane = s.ho * s.wo;
-    const int image = m / plane;
+    const int image = static_cast<int>(conv_divide(static_cast<unsigned>(m), s.pixels.span));
     y[(static_cast<int64_t>(image) * s.o + block.group * s.o_g + n) * plane +
       (m - image * plane)] = static_cast<T>(value);
   }
@@ -312,10 +348,12 @@ struct ConvTranspose2dGemm {
   T* dx;
 
   // Block z: group z % g, phase class z / g = h0 column_classes + w0, whose product has
-  // N Hr Wr rows and (O/g) |P_r| |Q_s| taps.
+  // N Hr Wr rows (pixels (n, a, b), radix (Hr, Wr)) and (O/g) |P_r| |Q_s| taps ((o, t, u),
+  // radix (|P_r|, |Q_s|)).
   struct Block {
     int group, m, k_begin, k_end;
     ConvPhase rows, cols;
+    ConvRadix pixels, taps;
   };
   __device__ __forceinline__ Block block(int z) const {
     const int phase_class = z / gemm.groups;
@@ -324,7 +362,7 @@ struct ConvTranspose2dGemm {
     const ConvPhase cols =
         conv_phase(phase_class % column_classes, s.w, s.sw, s.pw, s.dw, s.kw);
     return {z % gemm.groups, s.n * rows.pixels * cols.pixels, 0, s.o_g * rows.taps * cols.taps,
-            rows, cols};
+            rows, cols, conv_radix(rows.pixels, cols.pixels), conv_radix(rows.taps, cols.taps)};
   }
 
   // Row m = pixel (n, a, b) of the class: the offset of dy[n, g O/g] and the pixel of dy
@@ -334,14 +372,14 @@ struct ConvTranspose2dGemm {
     int i, j;
   };
   __device__ __forceinline__ RowA a_row(const Block& block, int m) const {
-    const ConvDigits nab = conv_digits(m, block.rows.pixels, block.cols.pixels);
+    const ConvDigits nab = conv_digits(m, block.pixels);
     return {(static_cast<int64_t>(nab.hi) * s.o + static_cast<int64_t>(block.group) * s.o_g) *
                 s.ho * s.wo,
             nab.mid + block.rows.dy_first, nab.lo + block.cols.dy_first};
   }
   __device__ __forceinline__ T a(const Block& block, const RowA& row, int k,
                                  bool inside) const {
-    const ConvDigits otu = conv_digits(k, block.rows.taps, block.cols.taps);
+    const ConvDigits otu = conv_digits(k, block.taps);
     const int i = row.i - otu.mid * block.rows.dy_step;
     const int j = row.j - otu.lo * block.cols.dy_step;
     inside = inside && i >= 0 && i < s.ho && j >= 0 && j < s.wo;
@@ -356,14 +394,14 @@ struct ConvTranspose2dGemm {
            block.rows.tap * s.kw + block.cols.tap;
   }
   __device__ __forceinline__ T b(const Block& block, ColB column, int k, bool inside) const {
-    const ConvDigits otu = conv_digits(k, block.rows.taps, block.cols.taps);
+    const ConvDigits otu = conv_digits(k, block.taps);
     const int64_t tap = static_cast<int64_t>(otu.hi) * s.c_g * s.kh * s.kw +
                         otu.mid * block.rows.tap_step * s.kw + otu.lo * block.cols.tap_step;
     return inside ? weight[column + tap] : T(0);
   }
 
   __device__ __forceinline__ void store(const Block& block, int m, int n, Acc value) const {
-    const ConvDigits nab = conv_digits(m, block.rows.pixels, block.cols.pixels);
+    const ConvDigits nab = conv_digits(m, block.pixels);
     const int h = block.rows.first + nab.mid * s.sh;
     const int w = block.cols.first + nab.lo * s.sw;
     dx[((static_cast<int64_t>(nab.hi) * s.c + block.group * s.c_g + n) * s.h + h) * s.w + w] =
@@ -396,7 +434,7 @@ struct Conv2dWeightGemm {
     return (static_cast<int64_t>(block.group) * s.o_g + m) * s.ho * s.wo;
   }
   __device__ __forceinline__ T a(const Block&, RowA channel, int k, bool inside) const {
-    const ConvDigits nij = conv_digits(k, s.ho, s.wo);
+    const ConvDigits nij = conv_digits(k, s.pixels);
     const int64_t pixel =
         static_cast<int64_t>(nij.hi) * s.o * s.ho * s.wo + nij.mid * s.wo + nij.lo;
     return inside ? dy[channel + pixel] : T(0);
@@ -409,12 +447,12 @@ struct Conv2dWeightGemm {
     int top, left;
   };
   __device__ __forceinline__ ColB b_col(const Block& block, int n) const {
-    const ConvDigits cpq = conv_digits(n, s.kh, s.kw);
+    const ConvDigits cpq = conv_digits(n, s.taps);
     return {(static_cast<int64_t>(block.group) * s.c_g + cpq.hi) * s.h * s.w,
             cpq.mid * s.dh - s.ph, cpq.lo * s.dw - s.pw};
   }
   __device__ __forceinline__ T b(const Block&, const ColB& tap, int k, bool inside) const {
-    const ConvDigits nij = conv_digits(k, s.ho, s.wo);
+    const ConvDigits nij = conv_digits(k, s.pixels);
     const int h = nij.mid * s.sh + tap.top;
     const int w = nij.lo * s.sw + tap.left;
     inside = inside && h >= 0 && h < s.h && w >= 0 && w < s.w;
@@ -590,6 +628,8 @@ inline ConvIndex conv_index_sizes(const char* op, const ConvSizes& z) {
   s.groups = conv_index(op, "groups", z.groups);
   s.c_g = s.c / s.groups;
   s.o_g = s.o / s.groups;
+  s.taps = conv_radix(s.kh, s.kw);
+  s.pixels = conv_radix(s.ho, s.wo);
   return s;
 }
 

@@ -14,9 +14,9 @@
 // __forceinline__, static __shared__ arrays, MINIGAN_DYNAMIC_SHARED, __syncthreads,
 // __threadfence, atomicAdd on int, __ldcg, MINIGAN_UNROLL("unroll") and
 // MINIGAN_UNROLL("unroll 1") before a loop (nvcc's #pragma unroll; nothing in the
-// emulator, whose host compiler does not know the pragma), and the <cmath> functions
-// through the overloads below (exp, log, log1p, sqrt, fmax on float and double). Nothing
-// else that is CUDA-only.
+// emulator, whose host compiler does not know the pragma), the <cmath> functions through
+// the overloads below (exp, log, log1p, sqrt, fmax on float and double), and __umulhi as
+// mulhi_. Nothing else that is CUDA-only.
 #pragma once
 
 #include <cmath>
@@ -115,5 +115,14 @@ __device__ __forceinline__ float sqrt_(float x) { return sqrtf(x); }
 __device__ __forceinline__ double sqrt_(double x) { return sqrt(x); }
 __device__ __forceinline__ float max_(float a, float b) { return fmaxf(a, b); }
 __device__ __forceinline__ double max_(double a, double b) { return fmax(a, b); }
+
+// The high 32 bits of the 64-bit product a b (CUDA's __umulhi: one instruction).
+__device__ __forceinline__ unsigned mulhi_(unsigned a, unsigned b) {
+#if defined(__CUDACC__)
+  return __umulhi(a, b);
+#else
+  return static_cast<unsigned>((static_cast<uint64_t>(a) * b) >> 32);
+#endif
+}
 
 }  // namespace minigan::cuda

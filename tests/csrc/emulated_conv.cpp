@@ -57,3 +57,12 @@ extern "C" int64_t emulated_conv2d_weight_splits(const int64_t* sizes) {
 extern "C" int64_t emulated_conv2d_weight_workspace_size(const int64_t* sizes) {
   return minigan::cuda::conv2d_weight_workspace_size(conv_sizes(sizes));
 }
+
+// conv_divide by conv_divisor(divisor) of each of `count` dividends, into quotients.
+extern "C" void emulated_conv_divide(int divisor, const uint32_t* dividends,
+                                     uint32_t* quotients, int64_t count) {
+  const minigan::cuda::ConvDivisor d = minigan::cuda::conv_divisor(divisor);
+  for (int64_t e = 0; e < count; ++e) {
+    quotients[e] = minigan::cuda::conv_divide(dividends[e], d);
+  }
+}

@@ -333,6 +333,41 @@ def test_drawn_conv_transpose2d_phase_geometries_match_the_reference(kernels, co
     check_against_reference(kernels, "conv_transpose2d", conv, seed=8)
 
 
+def _divide(kernels, divisor: int, dividends: np.ndarray) -> np.ndarray:
+    dividends = np.ascontiguousarray(dividends, dtype=np.uint32)
+    quotients = np.empty_like(dividends)
+    kernels.library.emulated_conv_divide(ctypes.c_int(divisor), kernels.pointer(dividends),
+                                         kernels.pointer(quotients),
+                                         ctypes.c_int64(dividends.size))
+    return quotients
+
+
+DIVISORS = [1, 2, 3, 4, 5, 7, 9, 12, 16, 25, 48, 63, 64, 1000, 4096, 65535, 65537,
+            2 ** 30 - 1, 2 ** 30, 2 ** 30 + 1, 2 ** 31 - 1]
+
+
+@pytest.mark.parametrize("divisor", DIVISORS)
+def test_division_by_a_fixed_divisor_matches_integer_division(kernels, divisor):
+    """conv_divide (multiply, add, shift) against integer division, on the dividends
+    where an error would show first: the ends of the range, each side of multiples of
+    the divisor up to 2^31 - 1, and random ones; also every dividend below 2^16."""
+    rng = np.random.default_rng(divisor)
+    top = 2 ** 31 - 1
+    multiples = np.unique(np.concatenate([
+        np.arange(0, top, divisor, dtype=np.int64)[-4096:],
+        (rng.integers(0, top // divisor + 1, 4096) * divisor)]))
+    dividends = np.concatenate([multiples - 1, multiples, multiples + 1,
+                                rng.integers(0, top + 1, 1 << 16), np.arange(1 << 16), [top]])
+    dividends = dividends[(dividends >= 0) & (dividends <= top)]
+    quotients = _divide(kernels, divisor, dividends)
+    np.testing.assert_array_equal(quotients, dividends // divisor)
+
+
+def test_a_zero_divisor_is_taken_as_one(kernels):
+    dividends = np.array([0, 1, 7, 2 ** 31 - 1])
+    np.testing.assert_array_equal(_divide(kernels, 0, dividends), dividends)
+
+
 def test_tiles_fit_the_48_kib_of_shared_memory_of_every_cuda_device(kernels):
     kernels.library.emulated_set_shared_limit(48 * 1024)
     try:
