@@ -352,11 +352,15 @@ def config(d: int, dv: int, itemsize: int) -> dict:
 
     A program streams tiles of rows of k and v (or of q and dO): each such tile is kept
     within 32 KB, so that the three stages of Triton's pipelined loads fit in shared
-    memory; wider value rows also get more warps for their accumulators."""
+    memory. Four warps (one warpgroup) up to rows of 128 features: the 64 rows of a tile
+    are one warpgroup's MMA on an H100, and a second warpgroup would only split the
+    columns of the products, each computing the whole softmax of the tile again (twice
+    the instructions per tile: bench/compiled_kernels.py). Eight warps past 128 features,
+    whose accumulators do not fit one warpgroup's registers without spilling."""
     block_d, block_dv = _feature_block(d), _feature_block(dv)
     rows = max(16, min(64, 32768 // (max(block_d, block_dv) * itemsize)))
     return dict(BLOCK_M=rows, BLOCK_N=rows, BLOCK_D=block_d, BLOCK_DV=block_dv,
-                num_warps=4 if block_dv <= 64 else 8)
+                num_warps=4 if max(block_d, block_dv) <= 128 else 8)
 
 
 def _scale_parts(op: str, scale: float) -> tuple[float, float]:
