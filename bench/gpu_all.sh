@@ -3,7 +3,7 @@
 # minutes on an H100, every output kept in a folder:
 #
 #   bench/gpu_all.sh PART [FOLDER]      PART: tests | conv | conv-float32 | attention |
-#                                             norms | steps | all
+#                                             norms | steps | steps-autotune | all
 #
 #   tests      the GPU suite (tests marked gpu, the Triton kernels compiled, the CUDA C++
 #              kernels, compute-sanitizer's memcheck when it is installed)
@@ -13,8 +13,10 @@
 #              both in one part's few minutes
 #   attention  bench/gpu_attention.py, and bench/gpu_power_iteration.py
 #   norms      bench/gpu_normalization.py (batch and instance norm)
-#   steps      bench/train_step.py on the GPU, with the default implementations, with
-#              autotuning, and with Triton's dispatch at every launch
+#   steps      bench/train_step.py on the GPU, with the default implementations and
+#              with Triton's dispatch at every launch
+#   steps-autotune  the same with autotuning, which compiles and times every
+#              implementation of each convolution on its first call
 #
 # $PYTHON (default python3) runs them. Build first so that nvcc compiles the CUDA kernels
 # into minigan._C:
@@ -23,7 +25,7 @@
 # the command, the date and nvidia-smi's name of the GPU. A failing command is reported
 # and the next one runs; the exit status is non-zero when any failed.
 set -u
-part=${1:?usage: bench/gpu_all.sh tests|conv|conv-float32|attention|norms|steps|all [FOLDER]}
+part=${1:?usage: bench/gpu_all.sh tests|conv|conv-float32|attention|norms|steps|steps-autotune|all [FOLDER]}
 folder=${2:-gpu-results}
 python=${PYTHON:-python3}
 mkdir -p "$folder"
@@ -62,16 +64,18 @@ run_part() {
             record normalization "$python" bench/gpu_normalization.py ;;
         steps)
             record train-step "$python" bench/train_step.py --device cuda --repeats 10 --rounds 3
-            record train-step-autotune "$python" bench/train_step.py --device cuda --repeats 10 \
-                --rounds 3 --autotune
             record train-step-triton-dispatch "$python" bench/train_step.py --device cuda \
                 --repeats 10 --rounds 3 --triton-dispatch ;;
+        steps-autotune)
+            record train-step-autotune "$python" bench/train_step.py --device cuda --repeats 10 \
+                --rounds 3 --autotune ;;
         all)
-            for each in tests conv conv-float32 attention norms steps; do
+            for each in tests conv conv-float32 attention norms steps steps-autotune; do
                 run_part "$each"
             done ;;
         *)
-            echo "unknown part $1: tests, conv, conv-float32, attention, norms, steps or all" >&2
+            echo "unknown part $1: tests, conv, conv-float32, attention, norms, steps," \
+                "steps-autotune or all" >&2
             exit 2 ;;
     esac
 }
