@@ -11,7 +11,8 @@
 #   conv-float32  the same in full float32 (the CUDA C++ kernels' precision); apart from
 #              conv, since seven implementations compiled on a fresh machine may not fit
 #              both in one part's few minutes
-#   attention  bench/gpu_attention.py, and bench/gpu_power_iteration.py
+#   attention  bench/gpu_attention.py (contiguous inputs, and SAGAN's views), and
+#              bench/gpu_power_iteration.py
 #   norms      bench/gpu_normalization.py (batch and instance norm)
 #   steps      bench/train_step.py on the GPU, with the default implementations and
 #              with Triton's dispatch at every launch
@@ -59,6 +60,8 @@ run_part() {
                 --precision float32 ;;
         attention)
             record attention "$python" bench/gpu_attention.py
+            record attention-sagan-views "$python" bench/gpu_attention.py --sagan-views \
+                --impls triton auto
             record power-iteration "$python" bench/gpu_power_iteration.py ;;
         norms)
             record normalization "$python" bench/gpu_normalization.py ;;

@@ -18,8 +18,13 @@ C++ kernels take float32 and float64 only and multiply in full float32: compare 
 blocks of calls, measured with CUDA events after a warm-up (which also compiles Triton's
 kernels), blocks alternating between frameworks. A ratio above 1 means minigan is slower.
 
+``--sagan-views`` hands both frameworks q, k, v and the output gradient as SAGAN's block
+makes them: views of (B, C', N) arrays, the outputs of its 1x1 convolutions, as
+(B, 1, N, C'), positions innermost. Without it they are contiguous (B, 1, N, C') arrays.
+
     python bench/gpu_attention.py [--repeats 20] [--rounds 3] [--dtypes float32 float16]
                                   [--impls triton triton-128x64 cuda auto] [--no-tf32]
+                                  [--sagan-views]
 """
 from __future__ import annotations
 
@@ -52,6 +57,8 @@ def main() -> None:
                              "auto: autotuning")
     parser.add_argument("--no-tf32", action="store_true",
                         help="full float32 products in Triton and PyTorch")
+    parser.add_argument("--sagan-views", action="store_true",
+                        help="inputs as views with the positions innermost, as SAGAN's")
     args = parser.parse_args()
     import cupy
     import torch
@@ -70,13 +77,21 @@ def main() -> None:
     for dtype in args.dtypes:
         for b, c, side in SHAPES:
             n, d, dv = side * side, c // 8, c // 2
-            arrays = [rng.standard_normal(s).astype(dtype)
-                      for s in [(b, 1, n, d), (b, 1, n, d), (b, 1, n, dv), (b, 1, n, dv)]]
+            shapes = [(b, 1, n, d), (b, 1, n, d), (b, 1, n, dv), (b, 1, n, dv)]
+            if args.sagan_views:                   # stored (B, 1, C', N), used transposed
+                shapes = [(b, 1, width, n) for *_, width in shapes]
+            arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
             qm, km, vm = (mg.tensor(a, device="cuda", requires_grad=True) for a in arrays[:3])
             gm = mg.tensor(arrays[3], device="cuda")
             qt, kt, vt = (torch.tensor(a, device="cuda", requires_grad=True)
                           for a in arrays[:3])
             gt = torch.tensor(arrays[3], device="cuda")
+            if args.sagan_views:
+                def as_used(*tensors):
+                    return [t.transpose(2, 3) for t in tensors]
+            else:
+                def as_used(*tensors):
+                    return tensors
 
             def mg_call(impl: str, backward: bool) -> None:
                 with contextlib.ExitStack() as chosen:
@@ -85,15 +100,15 @@ def main() -> None:
                     else:
                         for op in ("attention", "attention_backward"):
                             chosen.enter_context(mg.backend.use_implementation(op, impl))
-                    out = scaled_dot_product_attention(qm, km, vm)
+                    out = scaled_dot_product_attention(*as_used(qm, km, vm))
                     if backward:
-                        out.backward(gm)
+                        out.backward(*as_used(gm))
                         qm.grad = km.grad = vm.grad = None
 
             def pt_call(backward: bool) -> None:
-                out = torch.nn.functional.scaled_dot_product_attention(qt, kt, vt)
+                out = torch.nn.functional.scaled_dot_product_attention(*as_used(qt, kt, vt))
                 if backward:
-                    out.backward(gt)
+                    out.backward(*as_used(gt))
                     qt.grad = kt.grad = vt.grad = None
 
             runnable = []

@@ -378,6 +378,20 @@ def _strides(array: Any) -> tuple[int, ...]:
     return tuple(s // array.itemsize for s in array.strides)
 
 
+def _addressable(a: Any, xp: Any) -> Any:
+    """``a`` itself when the kernels can read it through its strides (every element at a
+    non-negative int32 offset from the first: any view that does not run backwards, of
+    fewer than 2^31 elements' reach), else a contiguous copy. SAGAN hands over views of
+    its 1x1 convolutions' outputs, (B, C', H W) seen as (B, 1, H W, C'): positions
+    innermost, which the kernels load as well as rows (16-byte copies), so copying them
+    would only add a pass over each and an array call."""
+    strides = _strides(a)
+    reach = sum((n - 1) * s for n, s in zip(a.shape, strides))
+    if a.size and min(strides) >= 0 and reach < 2 ** 31:
+        return a
+    return xp.ascontiguousarray(a)
+
+
 def _shapes(arrays: tuple[Any, ...]) -> str:
     """The shapes for an error message, built only when one is raised."""
     return ", ".join(str(tuple(a.shape)) for a in arrays)
@@ -446,7 +460,7 @@ def attention(q: Any, k: Any, v: Any, scale: float, xp: Any, out: Any = None,
     the tile sizes of ``config`` (tests use small tiles in the interpreter)."""
     op = "attention"
     _check(op, q, k, v)
-    q, k, v = (xp.ascontiguousarray(a) for a in (q, k, v))
+    q, k, v = (_addressable(a, xp) for a in (q, k, v))
     b, h, nq, d = q.shape
     nk, dv = v.shape[2:]
     out = _output(op, "out", out, (b, h, nq, dv), dtype_name(q.dtype), xp)
@@ -475,8 +489,8 @@ def attention_backward(q: Any, k: Any, v: Any, out: Any, lse: Any, grad_out: Any
     if tuple(lse.shape) != tuple(q.shape[:3]) or dtype_name(lse.dtype) != acc:
         raise ValueError(f"{op} (triton): lse must have shape {tuple(q.shape[:3])} and dtype "
                          f"{acc}, got {tuple(lse.shape)} and {lse.dtype}")
-    q, k, v, out, lse, grad_out = (xp.ascontiguousarray(a)
-                                   for a in (q, k, v, out, lse, grad_out))
+    q, k, v, out, grad_out = (_addressable(a, xp) for a in (q, k, v, out, grad_out))
+    lse = xp.ascontiguousarray(lse)
     b, h, nq, d = q.shape
     nk, width = v.shape[2:]
     dtype = dtype_name(q.dtype)

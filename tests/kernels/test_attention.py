@@ -229,20 +229,42 @@ def test_drawn_shapes_match_the_reference(xp, nq, nk, d, dv, scale):
                                 scale)
 
 
-def test_non_contiguous_inputs_are_copied_first(xp):
+def test_non_contiguous_inputs_are_read_through_their_strides(xp, monkeypatch):
+    """Views as SAGAN makes them (positions innermost), a Fortran-ordered output gradient
+    and, in the backward, q running backwards: the results are the reference's. The views
+    reach the kernels as they are; only the backward-running one is copied first."""
     q, k, v, g = _problem(2, 3, 18, 17, 5, 6, np.float64, seed=6)
-    views = [xp.asarray(a.transpose(1, 0, 2, 3).copy()).transpose(1, 0, 2, 3)
+    views = [xp.asarray(np.ascontiguousarray(a.transpose(0, 1, 3, 2))).transpose(0, 1, 3, 2)
              for a in (q, k, v)]
     assert not views[0].flags.c_contiguous
+    handed = []
+    launch = triton_attention.launch
+
+    def recording_launch(*args, **kwargs):
+        run = launch(*args, **kwargs)
+
+        def recorded(*arguments, **meta):
+            handed.append([arg.array for arg in arguments
+                           if isinstance(arg, triton_attention.KernelArg)])
+            return run(*arguments, **meta)
+        return recorded
+    monkeypatch.setattr(triton_attention, "launch", recording_launch)
     out, lse = triton_attention.attention(*views, 0.4, xp, blocks=BLOCKS)
     want_out, want_lse = attention_numpy(q, k, v, 0.4)
     assert _relative_error(out, want_out) < 1e-12 and _relative_error(lse, want_lse) < 1e-12
+    assert all(got is view for got, view in zip(handed[0], views))
+
     g_view = xp.asfortranarray(xp.asarray(g))
-    grads = triton_attention.attention_backward(*views, out, lse, g_view, 0.4, xp,
-                                                blocks=BLOCKS)
+    q_backwards = xp.asarray(np.ascontiguousarray(q[:, :, ::-1]))[:, :, ::-1]
+    assert q_backwards.strides[2] < 0
+    grads = triton_attention.attention_backward(q_backwards, *views[1:], out, lse, g_view,
+                                                0.4, xp, blocks=BLOCKS)
     for got, want in zip(grads, attention_backward_numpy(q, k, v, _host(out), _host(lse), g,
                                                          0.4)):
         assert _relative_error(got, want) < 1e-12
+    dq_kernel_inputs = handed[1]
+    assert dq_kernel_inputs[0] is not q_backwards and dq_kernel_inputs[0].strides[2] > 0
+    assert dq_kernel_inputs[1] is views[1] and dq_kernel_inputs[4] is g_view
 
 
 class _NoLaunch:
