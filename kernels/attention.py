@@ -383,8 +383,9 @@ def _addressable(a: Any, xp: Any) -> Any:
     non-negative int32 offset from the first: any view that does not run backwards, of
     fewer than 2^31 elements' reach), else a contiguous copy. SAGAN hands over views of
     its 1x1 convolutions' outputs, (B, C', H W) seen as (B, 1, H W, C'): positions
-    innermost, which the kernels load as well as rows (16-byte copies), so copying them
-    would only add a pass over each and an array call."""
+    innermost. The kernels read those about as well as rows (BENCHMARKS.md compares
+    their loops both ways), so a copy would cost a pass over each and an array call for
+    little."""
     strides = _strides(a)
     reach = sum((n - 1) * s for n, s in zip(a.shape, strides))
     if a.size and min(strides) >= 0 and reach < 2 ** 31:
