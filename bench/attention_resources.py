@@ -47,6 +47,7 @@ def compile_for_sm90(kernel_name: str, tiles: dict, dtype: str) -> dict:
              for name in kernel.arg_names if name.endswith("_ptr")}
     types.update(scale_hi="fp32", scale_lo="fp32")
     constants = dict(attention._meta(dtype), EVEN_M=False, EVEN_N=False,   # masked tiles
+                     SCALE_SIGN=1,                                         # a positive scale
                      **{k: v for k, v in tiles.items() if k.startswith("BLOCK")})
     return resources(kernel, types, constants, tiles["num_warps"])
 

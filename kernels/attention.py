@@ -122,8 +122,15 @@ def attention_forward_kernel(
     ACC: tl.constexpr, PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     BLOCK_DV: tl.constexpr, EVEN_M: tl.constexpr, EVEN_N: tl.constexpr,
+    SCALE_SIGN: tl.constexpr,
 ):
-    """out and lse for BLOCK_M query rows of one (batch, head)."""
+    """out and lse for BLOCK_M query rows of one (batch, head).
+
+    SCALE_SIGN, the sign of the scale (1, -1 or 0): the running maximum of the scaled
+    scores is taken on the raw ones, max_j(c S_j) = c max_j S_j for c > 0 (c min_j S_j
+    for c < 0), the same float either way since rounding keeps the order. The scale then
+    multiplies each score once, inside exp's argument c S - m (one fused multiply-add),
+    rather than once for the maximum and again for the exponential."""
     tiles = tl.cdiv(Nq, BLOCK_M)
     pid_m = tl.program_id(0) % tiles
     bh = tl.program_id(0) // tiles
@@ -152,11 +159,22 @@ def attention_forward_kernel(
         valid_n = (offs_n < Nk) | EVEN_N             # EVEN_N: every key tile is full
         k = tl.load(k_base + offs_n[:, None] * stride_kn + offs_d[None, :] * stride_kd,
                     mask=valid_n[:, None] & (offs_d[None, :] < D), other=0.0)
-        s = tl.dot(q, tl.trans(k), input_precision=PRECISION, out_dtype=ACC) * score_scale
-        s = tl.where(valid_n[None, :], s, float("-inf"))               # (BLOCK_M, BLOCK_N)
-        m_new = tl.maximum(m_i, tl.max(s, 1))     # finite: each tile has a key in range
+        s = tl.dot(q, tl.trans(k), input_precision=PRECISION, out_dtype=ACC)
+        if SCALE_SIGN > 0:                        # a key out of range scales to -inf
+            s = tl.where(valid_n[None, :], s, float("-inf"))           # (BLOCK_M, BLOCK_N)
+            extreme = tl.max(s, 1) * score_scale
+        elif SCALE_SIGN < 0:
+            s = tl.where(valid_n[None, :], s, float("inf"))
+            extreme = tl.min(s, 1) * score_scale
+        else:                                     # every score is 0, or -inf out of range
+            s = tl.where(valid_n[None, :], s * score_scale, float("-inf"))
+            extreme = tl.max(s, 1)
+        m_new = tl.maximum(m_i, extreme)          # finite: each tile has a key in range
         alpha = _exp(m_i - m_new, ACC)            # exp(-inf) = 0 on the first tile
-        p = _exp(s - m_new[:, None], ACC)
+        if SCALE_SIGN == 0:
+            p = _exp(s - m_new[:, None], ACC)
+        else:
+            p = _exp(s * score_scale - m_new[:, None], ACC)
         l_i = l_i * alpha + tl.sum(p, 1)
         v = tl.load(v_base + offs_n[:, None] * stride_vn + offs_dv[None, :] * stride_vd,
                     mask=valid_n[:, None] & (offs_dv[None, :] < Dv), other=0.0)
@@ -475,7 +493,7 @@ def attention(q: Any, k: Any, v: Any, scale: float, xp: Any, out: Any = None,
         h, nq, nk, d, dv,
         *_strides(q), *_strides(k), *_strides(v), *_strides(out),
         *_scale_parts(op, scale),
-        **_meta(q.dtype), **meta, num_warps=warps)
+        **_meta(q.dtype), **meta, SCALE_SIGN=(scale > 0) - (scale < 0), num_warps=warps)
     return out, lse
 
 

@@ -98,8 +98,11 @@ def _check_forward_and_backward(xp, q, k, v, g, scale, blocks=BLOCKS):
 
 @pytest.mark.parametrize("nq", [BLOCK - 1, BLOCK, BLOCK + 1])
 @pytest.mark.parametrize("nk", [BLOCK - 1, BLOCK, BLOCK + 1])
-def test_partial_tiles_of_queries_and_keys(xp, nq, nk):
-    _check_forward_and_backward(xp, *_problem(1, 2, nq, nk, 4, 3, np.float64), 0.5)
+@pytest.mark.parametrize("scale", [0.5, -0.5, 0.0])
+def test_partial_tiles_of_queries_and_keys(xp, nq, nk, scale):
+    """Full and partial tiles, with a scale of each sign (the forward takes the maximum of
+    the raw scores, or their minimum, or scales first: SCALE_SIGN)."""
+    _check_forward_and_backward(xp, *_problem(1, 2, nq, nk, 4, 3, np.float64), scale)
 
 
 @pytest.mark.parametrize("name", sorted(ATTENTION_TILES))
@@ -187,35 +190,37 @@ def _huge_logits(all_negative):
     return q, k, v, g
 
 
+@pytest.mark.parametrize("scale", [2.0, -2.0])
 @pytest.mark.parametrize("all_negative", [False, True], ids=["mixed", "all negative"])
-def test_huge_logits_stay_finite_and_correct(xp, all_negative):
+def test_huge_logits_stay_finite_and_correct(xp, all_negative, scale):
     """Logits far beyond exp's range, in float32 and float64 alike: the online softmax
     subtracts the running maximum first, and a key outside the sequence is masked rather
     than multiplied by zero (for it exp(0 - lse) overflows when lse ~ -1e4). float64
     matches the reference to rounding (the gradients measured against the size of their
     summands); in float32 the (mostly one-hot) softmax gives the
     reference's output, and gradients that are finite (exactly they are rounding-sized:
-    one-hot rows have dS = 0)."""
+    one-hot rows have dS = 0). A scale of -2 flips every logit: all positive ones."""
     problem = _huge_logits(all_negative)
     q, k, v, g = problem
-    out, lse, *grads = _launch(xp, *problem, 2.0)
-    want_out, want_lse = attention_numpy(q, k, v, 2.0)
+    out, lse, *grads = _launch(xp, *problem, scale)
+    want_out, want_lse = attention_numpy(q, k, v, scale)
     assert _relative_error(out, want_out) < 1e-12 and _relative_error(lse, want_lse) < 1e-12
     # Each gradient against the size of its summands, not of itself: a logit of 1e4
     # carries an absolute rounding of ~1e-12 into every exponent, and with one-hot rows
     # the true dq is itself rounding (1e-13, from summands of 3e3), so its relative error
     # measures nothing. A wrong term would be off by the summands' size.
-    wants = attention_backward_numpy(q, k, v, _host(out), _host(lse), g, 2.0)
-    p = np.exp(2.0 * q @ k.swapaxes(-1, -2) - want_lse[..., None])          # (.., Nq, Nk)
+    wants = attention_backward_numpy(q, k, v, _host(out), _host(lse), g, scale)
+    p = np.exp(scale * q @ k.swapaxes(-1, -2) - want_lse[..., None])        # (.., Nq, Nk)
     dp_size = np.abs(g) @ np.abs(v).swapaxes(-1, -2) + np.abs(g * want_out).sum(-1)[..., None]
-    sizes = (2.0 * (p * dp_size) @ np.abs(k), 2.0 * (p * dp_size).swapaxes(-1, -2) @ np.abs(q),
+    sizes = (abs(scale) * (p * dp_size) @ np.abs(k),
+             abs(scale) * (p * dp_size).swapaxes(-1, -2) @ np.abs(q),
              p.swapaxes(-1, -2) @ np.abs(g))
     for name, got, want, size in zip(("dq", "dk", "dv"), grads, wants, sizes):
         error = np.linalg.norm(_host(got) - want)
         assert error <= 1e-14 * np.linalg.norm(size), (name, error, np.linalg.norm(size))
     problem32 = [a.astype(np.float32) for a in problem]
-    out, lse, *grads = _launch(xp, *problem32, 2.0)
-    want_out, want_lse = attention_numpy(*(a.astype(np.float64) for a in problem32[:3]), 2.0)
+    out, lse, *grads = _launch(xp, *problem32, scale)
+    want_out, want_lse = attention_numpy(*(a.astype(np.float64) for a in problem32[:3]), scale)
     assert _relative_error(out, want_out) < 1e-3 and _relative_error(lse, want_lse) < 1e-6
     assert all(np.isfinite(g).all() for g in grads)
 
