@@ -227,7 +227,7 @@ def attention_dkdv_kernel(
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
     offs_dv = tl.arange(0, BLOCK_DV)
-    valid_n = offs_n < Nk
+    valid_n = (offs_n < Nk) | EVEN_N                 # EVEN_N: every key tile is full
     k_mask = valid_n[:, None] & (offs_d[None, :] < D)
     v_mask = valid_n[:, None] & (offs_dv[None, :] < Dv)
     k = tl.load(k_ptr + b * stride_kb + h * stride_kh + offs_n[:, None] * stride_kn
