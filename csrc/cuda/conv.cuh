@@ -222,12 +222,17 @@ __device__ __forceinline__ unsigned conv_divide(unsigned x, const ConvDivisor& d
   return (mulhi_(x, d.multiplier) + x) >> d.shift;
 }
 
-// The radix of a row-major index over (hi, mid, lo): the divisors mid lo and lo.
+// The radix of a row-major index over (hi, mid, lo): the divisors mid lo and lo. A span
+// past the kernels' indices (kh kw of a layer with neither input nor output channels,
+// which no size check bounds) is taken as 2^31 - 1: every index divides by it to 0, as
+// by the span itself.
 struct ConvRadix {
   ConvDivisor span, lo;
 };
 __host__ __device__ __forceinline__ ConvRadix conv_radix(int mid, int lo) {
-  return {conv_divisor(mid * lo), conv_divisor(lo)};
+  const int64_t span = static_cast<int64_t>(mid) * lo;
+  return {conv_divisor(span > INT32_MAX ? INT32_MAX : static_cast<int>(span)),
+          conv_divisor(lo)};
 }
 
 // index = (hi mid + md) lo + low: its digits. Indices are never negative.
