@@ -40,11 +40,13 @@ operands K-major), which is why the weight goes to (O, kh, kw, C/g) for conv2d b
 dY (N, O, Ho, Wo) already has them innermost, and x goes to (N, H, W, C); in float32,
 where TF32 wants x with its pixels innermost too, x stays a 4-byte gather either way.
 Machine instructions per reduction step at the GPU benchmarks' layers, compiled for sm_90
-(bench/compiled_kernels.py ``--channels-last``, BENCHMARKS.md): 1.5-3.1x fewer in
-float16; in float32 1.4-2.4x fewer for conv2d and the input gradient, and for the weight
-gradient 2.5x fewer at DCGAN's layers but 14% more at BigGAN's. The price is one copy of
-each moved operand per call, so these layouts are implementations of their own
-("-nhwc", kernels/__init__.py) for autotuning to time against the others, layer by layer.
+(bench/compiled_kernels.py ``--channels-last``, BENCHMARKS.md), for conv2d and the input
+gradient: 1.9-3.1x fewer in float16, 1.4-2.4x in float32. The weight gradient gains in
+float16 at BigGAN's layers only (224 -> 144); elsewhere the layout as given is as short
+or shorter (float32 at DCGAN's layers: 182 against 272). The price is one copy of each
+moved operand per call, so these layouts are implementations of their own ("-nhwc",
+kernels/__init__.py) for autotuning to time against the others, op by op and layer by
+layer.
 """
 from __future__ import annotations
 
@@ -352,18 +354,21 @@ def conv2d_weight_kernel(
         a_mask = (offs_m[:, None] < O_G) & in_range[None, :]
         dy_pixel = n * stride_yn + i * stride_yh + j * stride_yw          # (BLOCK_K,)
         a = tl.load(dy_ptr + dy_channel[:, None] + dy_pixel[None, :], mask=a_mask, other=0.0)
-        # -- the input pixel (h, w) each (pixel, column) reads ---------------------------
+        # -- the input pixel (h, w) each (column, pixel) reads. The x tile is built as
+        # (columns, pixels) and transposed for the product: Triton spreads a warp's lanes
+        # over the last axis when no axis is contiguous (x in NCHW memory), so each thread
+        # then works out the bounds and address of one pixel, not of sixteen -------------
         if TAPS_OUTER:
-            h = (i * sh - ph + p * dh)[:, None]                    # (BLOCK_K, 1)
-            w = (j * sw - pw + q * dw)[:, None]
+            h = (i * sh - ph + p * dh)[None, :]                    # (1, BLOCK_K)
+            w = (j * sw - pw + q * dw)[None, :]
         else:
-            h = i[:, None] * sh - ph + p[None, :] * dh             # (BLOCK_K, BLOCK_N)
-            w = j[:, None] * sw - pw + q[None, :] * dw
+            h = p[:, None] * dh + i[None, :] * sh - ph             # (BLOCK_N, BLOCK_K)
+            w = q[:, None] * dw + j[None, :] * sw - pw
         inside = (h >= 0) & (h < H) & (w >= 0) & (w < W)
-        b_mask = in_range[:, None] & col_ok[None, :] & inside
-        x_pixel = n[:, None] * stride_xn + h * stride_xh + w * stride_xw
-        b = tl.load(x_ptr + x_pixel + x_channel[None, :], mask=b_mask, other=0.0)
-        acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+        b_mask = col_ok[:, None] & in_range[None, :] & inside
+        x_pixel = n[None, :] * stride_xn + h * stride_xh + w * stride_xw
+        b = tl.load(x_ptr + x_channel[:, None] + x_pixel, mask=b_mask, other=0.0)
+        acc += tl.dot(a, tl.trans(b), input_precision=PRECISION, out_dtype=ACC)
         offs_k += BLOCK_K
         j += dj
         carry = j >= Wo
