@@ -41,7 +41,7 @@ dY (N, O, Ho, Wo) already has them innermost, and x goes to (N, H, W, C); in flo
 where TF32 wants x with its pixels innermost too, x stays a 4-byte gather either way.
 Machine instructions per reduction step at the GPU benchmarks' layers, compiled for sm_90
 (bench/compiled_kernels.py ``--channels-last``, BENCHMARKS.md), for conv2d and the input
-gradient: 1.9-3.1x fewer in float16, 1.4-2.4x in float32. The weight gradient gains in
+gradient: 1.9-2.4x fewer in float16, 1.4-1.5x in float32. The weight gradient gains in
 float16 at BigGAN's layers only (224 -> 144); elsewhere the layout as given is as short
 or shorter (float32 at DCGAN's layers: 182 against 272). The price is one copy of each
 moved operand per call, so these layouts are implementations of their own ("-nhwc",
@@ -124,8 +124,12 @@ def conv2d_kernel(
             offs_k = (step % chunks) * BLOCK_K + tl.arange(0, BLOCK_K)    # channels c
             cols = offs_k < C_G
             x_tap = x_row + (p * dh * stride_xh + q * dw * stride_xw)
-            a = tl.load(x_ptr + x_tap[:, None] + ((g * C_G + offs_k) * stride_xc)[None, :],
-                        mask=rows[:, None] & cols[None, :], other=0.0)
+            # the x tile built as (channels, pixels) and transposed: a thread then holds
+            # one pixel of it, whose mask and address it works out once (conv2d_weight's
+            # x tile says why)
+            a = tl.trans(tl.load(x_ptr + ((g * C_G + offs_k) * stride_xc)[:, None]
+                                 + x_tap[None, :], mask=cols[:, None] & rows[None, :],
+                                 other=0.0))
             w_tap = offs_k * stride_wc + (p * stride_wh + q * stride_ww)   # (BLOCK_K,)
             b = tl.load(w_ptr + w_tap[:, None] + w_column[None, :],
                         mask=cols[:, None] & (offs_n < O_G)[None, :], other=0.0)
@@ -265,9 +269,10 @@ def conv_transpose2d_kernel(
         rows = (offs_m < M) & (i >= 0) & (i < Ho) & (j >= 0) & (j < Wo)
         offs_k = (step % chunks) * BLOCK_K + tl.arange(0, BLOCK_K)
         o = g * O_G + offs_k                                       # (BLOCK_K,)
-        a = tl.load(dy_ptr + (n * stride_yn + i * stride_yh + j * stride_yw)[:, None]
-                    + (o * stride_yc)[None, :],
-                    mask=rows[:, None] & (offs_k < O_G)[None, :], other=0.0)
+        # the dy tile built as (channels, pixels) and transposed, as conv2d's x tile
+        a = tl.trans(tl.load(dy_ptr + (o * stride_yc)[:, None]
+                             + (n * stride_yn + i * stride_yh + j * stride_yw)[None, :],
+                             mask=(offs_k < O_G)[:, None] & rows[None, :], other=0.0))
         # -- the weight tile: W'[o, c] = weight[o, c, p, q] at this tap ----------------
         p = p0 + tp * p_step
         q = q0 + tq * q_step
