@@ -114,14 +114,17 @@ def conv2d_kernel(
         chunks = tl.cdiv(C_G, BLOCK_K)
         x_row = n * stride_xn + h_start * stride_xh + w_start * stride_xw   # (BLOCK_M,)
         w_column = channels * stride_wo                                    # (BLOCK_N,)
-        for step in range(0, KH * KW * chunks):
-            tap = step // chunks
+        # the step as (tap, chunk), advanced as a counter with a carry: dividing the step
+        # by the run-time chunk count would cost an integer division at every step
+        tap = 0
+        chunk = 0
+        for _ in range(0, KH * KW * chunks):
             p = tap // KW
             q = tap % KW
             h = h_start + p * dh                                       # (BLOCK_M,)
             w = w_start + q * dw
             rows = (offs_m < M) & (h >= 0) & (h < H) & (w >= 0) & (w < W)
-            offs_k = (step % chunks) * BLOCK_K + tl.arange(0, BLOCK_K)    # channels c
+            offs_k = chunk * BLOCK_K + tl.arange(0, BLOCK_K)              # channels c
             cols = offs_k < C_G
             x_tap = x_row + (p * dh * stride_xh + q * dw * stride_xw)
             # the x tile built as (channels, pixels) and transposed: a thread then holds
@@ -134,6 +137,10 @@ def conv2d_kernel(
             b = tl.load(w_ptr + w_tap[:, None] + w_column[None, :],
                         mask=cols[:, None] & (offs_n < O_G)[None, :], other=0.0)
             acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+            chunk += 1
+            carry = chunk == chunks
+            chunk = tl.where(carry, 0, chunk)
+            tap += carry.to(tl.int32)
     else:
         K = C_G * KH * KW
         for k0 in range(0, K, BLOCK_K):
@@ -259,15 +266,16 @@ def conv_transpose2d_kernel(
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
     chunks = tl.cdiv(O_G, BLOCK_K)
     w_column = offs_n * stride_wc       # the weight tile's column part, loop-invariant
-    for step in range(0, P * Q * chunks):
+    # the step as (tap (tp, tq), chunk), advanced as a mixed-radix counter, as conv2d's
+    tp = 0
+    tq = 0
+    chunk = 0
+    for _ in range(0, P * Q * chunks):
         # -- one tap (p, q) of the class and one chunk of BLOCK_K channels o -----------
-        tap = step // chunks
-        tp = tap // Q
-        tq = tap % Q
         i = u + (i0 - tp * di)                                     # (BLOCK_M,)
         j = v + (j0 - tq * dj)
         rows = (offs_m < M) & (i >= 0) & (i < Ho) & (j >= 0) & (j < Wo)
-        offs_k = (step % chunks) * BLOCK_K + tl.arange(0, BLOCK_K)
+        offs_k = chunk * BLOCK_K + tl.arange(0, BLOCK_K)
         o = g * O_G + offs_k                                       # (BLOCK_K,)
         # the dy tile built as (channels, pixels) and transposed, as conv2d's x tile
         a = tl.trans(tl.load(dy_ptr + (o * stride_yc)[:, None]
@@ -280,6 +288,13 @@ def conv_transpose2d_kernel(
         w_tap = o * stride_wo + (p * stride_wh + q * stride_ww)    # (BLOCK_K,)
         b = tl.load(w_ptr + w_tap[:, None] + w_column[None, :], mask=b_mask, other=0.0)
         acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
+        chunk += 1
+        carry = chunk == chunks
+        chunk = tl.where(carry, 0, chunk)
+        tq += carry.to(tl.int32)
+        carry = tq == Q
+        tq = tl.where(carry, 0, tq)
+        tp += carry.to(tl.int32)
 
     h = h0 + u * sh
     w = w0 + v * sw
