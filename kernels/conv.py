@@ -41,7 +41,7 @@ dY (N, O, Ho, Wo) already has them innermost, and x goes to (N, H, W, C); in flo
 where TF32 wants x with its pixels innermost too, x stays a 4-byte gather either way.
 Machine instructions per reduction step at the GPU benchmarks' layers, compiled for sm_90
 (bench/compiled_kernels.py ``--channels-last``, BENCHMARKS.md), for conv2d and the input
-gradient: 1.9-2.4x fewer in float16, 1.4-1.5x in float32. The weight gradient gains in
+gradient: 2.2-2.5x fewer in float16, 1.5x in float32. The weight gradient gains in
 float16 at BigGAN's layers only (224 -> 144); elsewhere the layout as given is as short
 or shorter (float32 at DCGAN's layers: 182 against 272). The price is one copy of each
 moved operand per call, so these layouts are implementations of their own ("-nhwc",
