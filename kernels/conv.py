@@ -32,21 +32,22 @@ they run on any layout; the layout decides how they load. In NCHW memory a tap-b
 is a gather: neighbours along the channels are H W elements apart, so each thread copies
 one element at a time to shared memory (float16: not even asynchronously, so the loop is
 not software-pipelined). With ``channels_last=True`` the launchers first copy the operands
-to the memory order in which the reduction axis of every tile load is the innermost one
-(``CHANNELS_LAST``), and each thread copies 16 bytes at once (``cp.async``, 4 float32 or 8
-float16). That is also the order TF32 tensor-core products need in shared memory (both
-operands K-major), which is why the weight goes to (O, kh, kw, C/g) for conv2d but to
-(C/g, kh, kw, O) for the input gradient. The weight gradient's reduction runs over pixels:
-dY (N, O, Ho, Wo) already has them innermost, and x goes to (N, H, W, C); in float32,
-where TF32 wants x with its pixels innermost too, x stays a 4-byte gather either way.
-Machine instructions per reduction step at the GPU benchmarks' layers, compiled for sm_90
-(bench/compiled_kernels.py ``--channels-last``, BENCHMARKS.md), for conv2d and the input
-gradient: 2.2-2.5x fewer in float16, 1.5x in float32. The weight gradient gains in
-float16 at BigGAN's layers only (224 -> 144); elsewhere the layout as given is as short
-or shorter (float32 at DCGAN's layers: 182 against 272). The price is one copy of each
-moved operand per call, so these layouts are implementations of their own ("-nhwc",
-kernels/__init__.py) for autotuning to time against the others, op by op and layer by
-layer.
+to the memory orders of ``CHANNELS_LAST``, where the channels are innermost, and each
+thread copies 16 bytes at once (``cp.async``, 4 float32 or 8 float16). For conv2d and the
+input gradient the channels are the reduction, and the order is also the one TF32
+tensor-core products need in shared memory (both operands K-major): hence the weight as
+(O, kh, kw, C/g) for conv2d but as (C/g, kh, kw, O) for the input gradient. The weight
+gradient reduces over pixels, which no layout of a strided, padded tap makes contiguous;
+its x and dY go to (N, H, W, C) and (N, Ho, Wo, O), whose tiles load 16 bytes a thread
+in float16 (in float32, where TF32 wants the pixels innermost, they stay 4-byte
+gathers). Machine instructions per reduction step at the GPU benchmarks' layers,
+compiled for sm_90 (bench/compiled_kernels.py ``--channels-last``, BENCHMARKS.md): for
+conv2d and the input gradient 2.2-2.5x fewer in float16, 1.5x in float32; for the weight
+gradient fewer in float16 (DCGAN's layers 188 -> 141, BigGAN's 224 -> 139), hardly in
+float32 (BigGAN's 211 -> 202), and more at DCGAN's layers in float32 (182 -> 242). The
+price is one copy of each moved operand per call, so these layouts are implementations
+of their own ("-nhwc", kernels/__init__.py) for autotuning to time against the others,
+op by op and layer by layer.
 """
 from __future__ import annotations
 
@@ -453,7 +454,7 @@ def taps_outer(channels: int, block: int) -> bool:
 CHANNELS_LAST = {
     "conv2d": ((0, 2, 3, 1), (0, 2, 3, 1)),             # x: N H W C;   w: O kh kw C/g
     "conv_transpose2d": ((0, 2, 3, 1), (1, 2, 3, 0)),   # dy: N Ho Wo O; w: C/g kh kw O
-    "conv2d_weight": ((0, 2, 3, 1), (0, 1, 2, 3)),      # x: N H W C;   dy as it is
+    "conv2d_weight": ((0, 2, 3, 1), (0, 2, 3, 1)),      # x: N H W C;   dy: N Ho Wo O
 }
 
 

@@ -282,7 +282,7 @@ def test_the_kernels_read_the_operands_in_the_layout_asked_for(xp, monkeypatch, 
     assert handed == {op: [*moved[op], nchw] for op in orders}
     assert orders["conv2d"] == ((0, 2, 3, 1), (0, 2, 3, 1))            # c innermost in both
     assert orders["conv_transpose2d"] == ((0, 2, 3, 1), (1, 2, 3, 0))  # o innermost in both
-    assert orders["conv2d_weight"] == ((0, 2, 3, 1), nchw)             # dy: pixels innermost
+    assert orders["conv2d_weight"] == ((0, 2, 3, 1), (0, 2, 3, 1))     # channels innermost
 
 
 def test_empty_batch_launches_nothing_and_returns_empty_or_zero_results(xp):
