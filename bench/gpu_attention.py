@@ -73,6 +73,11 @@ def main() -> None:
           "(CUDA C++: full float32)")
     print(f"{'dtype':<8}{'B':>4}{'C':>5}{'N':>6}{'D':>4}{'Dv':>5}{'impl':>15}{'fwd mg':>9}"
           f"{'fwd pt':>9}{'ratio':>7}{'f+b mg':>9}{'f+b pt':>9}{'ratio':>7}")
+    def as_used(*tensors):
+        """q, k, v or a gradient as the attention takes it: with ``--sagan-views`` the
+        stored (B, 1, C', N) arrays seen as (B, 1, N, C'), else as stored."""
+        return [t.transpose(2, 3) for t in tensors] if args.sagan_views else tensors
+
     rng = np.random.default_rng(0)
     for dtype in args.dtypes:
         for b, c, side in SHAPES:
@@ -86,13 +91,6 @@ def main() -> None:
             qt, kt, vt = (torch.tensor(a, device="cuda", requires_grad=True)
                           for a in arrays[:3])
             gt = torch.tensor(arrays[3], device="cuda")
-            if args.sagan_views:
-                def as_used(*tensors):
-                    return [t.transpose(2, 3) for t in tensors]
-            else:
-                def as_used(*tensors):
-                    return tensors
-
             def mg_call(impl: str, backward: bool) -> None:
                 with contextlib.ExitStack() as chosen:
                     if impl == "auto":

@@ -108,14 +108,15 @@ def compiled_resources(compiled: Any) -> dict:
                                capture_output=True, text=True).stdout
         sass = subprocess.run([cuobjdump, "-sass", cubin], check=True, capture_output=True,
                               text=True).stdout
+    body = longest_loop_body(sass)
     return dict(regs=int(re.search(r"REG:(\d+)", usage).group(1)),
                 stack=int(re.search(r"STACK:(\d+)", usage).group(1)),
                 stl=len(re.findall(r"\bSTL", sass)), ldl=len(re.findall(r"\bLDL", sass)),
                 in_loop=spills_in_loops(sass),
                 instrs=len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass)),
-                body=longest_loop(sass),
+                body=len(body),
                 smem=compiled.metadata.shared, mma=matrix_instructions(sass),
-                cp_async=len(re.findall(r"\bLDGSTS\b", sass)), loop_loads=loop_loads(sass))
+                cp_async=len(re.findall(r"\bLDGSTS\b", sass)), loop_loads=_load_kinds(body))
 
 
 def matrix_instructions(sass: str) -> str:
@@ -141,17 +142,12 @@ def _loops(instructions: list[tuple[int, str]]) -> list[tuple[int, int]]:
             and int(target.group(1), 16) < at and int(target.group(1), 16) in index]
 
 
-def _longest_loop_body(sass: str) -> list[str]:
+def longest_loop_body(sass: str) -> list[str]:
     """The instructions of the longest loop of cuobjdump's ``sass`` (none: [])."""
     instructions = _instructions(sass)
     first, last = max(_loops(instructions), key=lambda loop: loop[1] - loop[0],
                       default=(0, -1))
     return [text for _, text in instructions[first:last + 1]]
-
-
-def longest_loop(sass: str) -> int:
-    """How many instructions the longest loop of cuobjdump's ``sass`` holds (0: none)."""
-    return len(_longest_loop_body(sass))
 
 
 # Bytes a thread of a global load or asynchronous copy, by the modifier that sets them
@@ -162,8 +158,13 @@ _LOAD_BYTES = {"U8": 1, "S8": 1, "U16": 2, "S16": 2, "64": 8, "128": 16}
 def loop_loads(sass: str) -> str:
     """The global loads (LDG) and asynchronous copies (LDGSTS) in the longest loop of
     cuobjdump's ``sass``, by kind and bytes a thread: "cp16:8,ld4:2", or "-" for none."""
+    return _load_kinds(longest_loop_body(sass))
+
+
+def _load_kinds(instructions: list[str]) -> str:
+    """``loop_loads`` of the given instructions (a loop's body)."""
     counts: dict[str, int] = {}
-    for text in _longest_loop_body(sass):
+    for text in instructions:
         found = re.search(r"\b(LDGSTS|LDG)\b((?:\.\w+)*)", text)
         if found:
             size = next((_LOAD_BYTES[m] for m in found.group(2).split(".") if m in _LOAD_BYTES),

@@ -64,6 +64,17 @@ ALLOW_TF32 = True
 
 
 @triton.jit
+def _add_digit(digit, amount, radix):
+    """One digit of a mixed-radix counter plus ``amount`` (below 2 radix): the digit kept
+    below ``radix``, and the carry into the next digit (0 or 1). The kernels advance
+    their reduction index this way, where dividing by a run-time radix at every step
+    would cost an integer division (some twenty instructions)."""
+    digit += amount
+    carry = digit >= radix
+    return tl.where(carry, digit - radix, digit), carry.to(tl.int32)
+
+
+@triton.jit
 def conv2d_kernel(
     # pointers
     x_ptr, w_ptr, y_ptr,
@@ -115,8 +126,7 @@ def conv2d_kernel(
         chunks = tl.cdiv(C_G, BLOCK_K)
         x_row = n * stride_xn + h_start * stride_xh + w_start * stride_xw   # (BLOCK_M,)
         w_column = channels * stride_wo                                    # (BLOCK_N,)
-        # the step as (tap, chunk), advanced as a counter with a carry: dividing the step
-        # by the run-time chunk count would cost an integer division at every step
+        # the step as (tap, chunk), advanced as a counter (_add_digit)
         tap = 0
         chunk = 0
         for _ in range(0, KH * KW * chunks):
@@ -138,10 +148,8 @@ def conv2d_kernel(
             b = tl.load(w_ptr + w_tap[:, None] + w_column[None, :],
                         mask=cols[:, None] & (offs_n < O_G)[None, :], other=0.0)
             acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
-            chunk += 1
-            carry = chunk == chunks
-            chunk = tl.where(carry, 0, chunk)
-            tap += carry.to(tl.int32)
+            chunk, carry = _add_digit(chunk, 1, chunks)
+            tap += carry
     else:
         K = C_G * KH * KW
         for k0 in range(0, K, BLOCK_K):
@@ -289,13 +297,9 @@ def conv_transpose2d_kernel(
         w_tap = o * stride_wo + (p * stride_wh + q * stride_ww)    # (BLOCK_K,)
         b = tl.load(w_ptr + w_tap[:, None] + w_column[None, :], mask=b_mask, other=0.0)
         acc += tl.dot(a, b, input_precision=PRECISION, out_dtype=ACC)
-        chunk += 1
-        carry = chunk == chunks
-        chunk = tl.where(carry, 0, chunk)
-        tq += carry.to(tl.int32)
-        carry = tq == Q
-        tq = tl.where(carry, 0, tq)
-        tp += carry.to(tl.int32)
+        chunk, carry = _add_digit(chunk, 1, chunks)
+        tq, carry = _add_digit(tq, carry, Q)
+        tp += carry
 
     h = h0 + u * sh
     w = w0 + v * sw
@@ -391,13 +395,9 @@ def conv2d_weight_kernel(
         b = tl.load(x_ptr + x_channel[:, None] + x_pixel, mask=b_mask, other=0.0)
         acc += tl.dot(a, tl.trans(b), input_precision=PRECISION, out_dtype=ACC)
         offs_k += BLOCK_K
-        j += dj
-        carry = j >= Wo
-        j = tl.where(carry, j - Wo, j)
-        i += di + carry.to(tl.int32)
-        carry = i >= Ho
-        i = tl.where(carry, i - Ho, i)
-        n += dn + carry.to(tl.int32)
+        j, carry = _add_digit(j, dj, Wo)
+        i, carry = _add_digit(i, di + carry, Ho)
+        n += dn + carry
 
     part_mask = (offs_m[:, None] < O_G) & col_ok[None, :]
     base = part_ptr + (split * GROUPS + g) * O_G * TAPS

@@ -59,7 +59,8 @@ def test_the_longest_loop_body_counts_its_instructions():
     closing self-branch at 0x90 (the end of every kernel) is not a loop."""
     loops = sm90._loops(sm90._instructions(SASS))
     assert [last - first + 1 for first, last in loops] == [4]
-    assert sm90.longest_loop(SASS) == 4 and sm90.longest_loop(SASS.split("/*0020*/")[0]) == 0
+    assert len(sm90.longest_loop_body(SASS)) == 4
+    assert sm90.longest_loop_body(SASS.split("/*0020*/")[0]) == []
 
 
 def test_loop_loads_by_kind_and_bytes_a_thread():
